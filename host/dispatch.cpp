@@ -1,0 +1,62 @@
+// select_kernel: the one place that decides what runs. forward(), is_supported() and
+// explain() all go through it.
+#include "host/dispatch.hpp"
+
+#include <sstream>
+
+#include "host/reference/forward.hpp"
+#ifdef ATTNKIT_WITH_CUDA
+#include "cuda/attention/launch.hpp"
+#endif
+
+namespace attnkit::detail {
+
+Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* choice) {
+  if (pr.device == DeviceKind::kHost) {
+    *choice = KernelChoice{};
+    choice->backend = Backend::kCpu;
+    choice->kernel = "cpu_reference";
+    choice->why = "the tensors live in host memory, so the CPU reference backend runs (double accumulation, "
+                  "parallel over (batch, head))";
+    return Status::ok();
+  }
+#ifdef ATTNKIT_WITH_CUDA
+  return cuda_backend::select_kernel(pr, p, choice);
+#else
+  (void)p;
+  return Status(StatusCode::kNotSupported,
+                "q: lives in CUDA memory, but this attnkit was built without the CUDA backend "
+                "(ATTNKIT_CUDA=OFF or no nvcc at build time); pass host tensors or rebuild with CUDA");
+#endif
+}
+
+Status run_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
+  if (choice.backend == Backend::kCpu) return reference::forward(pr, p);
+#ifdef ATTNKIT_WITH_CUDA
+  return cuda_backend::run_forward(pr, p, choice);
+#else
+  return Status(StatusCode::kInternal, "a CUDA kernel was chosen in a build without CUDA");
+#endif
+}
+
+std::string describe(const Problem& pr, const KernelChoice& c) {
+  std::ostringstream s;
+  s << "backend=" << (c.backend == Backend::kCpu ? "cpu" : "cuda") << " kernel=" << c.kernel;
+  if (c.tile_q > 0) s << " tile=" << c.tile_q << "x" << c.tile_k << " warps=" << c.num_warps;
+  s << " | B=" << pr.batch << " Hq=" << pr.hq << " Hkv=" << pr.hkv << " Sq=" << pr.max_sq << " Sk=" << pr.max_sk
+    << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype) << (pr.varlen ? " varlen" : "");
+  const char* features[] = {pr.has_lse ? "lse" : nullptr,        pr.has_head_scale ? "head_scale" : nullptr,
+                            pr.has_bias ? "key_bias" : nullptr,   pr.has_sink ? "sink_logit" : nullptr,
+                            pr.has_block_mask ? "block_mask" : nullptr, pr.has_rectify ? "rectify" : nullptr,
+                            pr.has_gate ? (pr.gate_elementwise ? "gate_elementwise" : "gate_headwise") : nullptr};
+  bool first = true;
+  for (const char* f : features) {
+    if (!f) continue;
+    s << (first ? " features=" : ",") << f;
+    first = false;
+  }
+  s << " | why: " << c.why;
+  return s.str();
+}
+
+}  // namespace attnkit::detail

@@ -1,0 +1,70 @@
+// The shape summary of a validated attention call, shared by the CPU reference, the
+// dispatcher and the CUDA launchers. Built only by validate_attention().
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "attnkit/params.hpp"
+#include "attnkit/status.hpp"
+
+namespace attnkit::detail {
+
+/// What a validated call is for: decides which tensors are required.
+enum class CallKind : int {
+  kForward = 0,  ///< O required
+  kStats = 1,    ///< O, LSE and output transforms unused
+  kPlanner = 2,  ///< like kStats; planners add their own checks
+};
+
+struct Problem {
+  CallKind kind = CallKind::kForward;
+  DeviceKind device = DeviceKind::kHost;
+  DType dtype = DType::kFloat32;  // Q, K, V (and O)
+
+  int64_t batch = 0;
+  int64_t hq = 0;
+  int64_t hkv = 0;
+  int64_t d = 0;
+  int64_t dv = 0;
+  int64_t group = 1;  // hq / hkv
+
+  bool varlen = false;
+  int64_t max_sq = 0;   // batched: Sq
+  int64_t max_sk = 0;   // batched: Sk
+  int64_t total_q = 0;  // rows of Q (varlen) or B * Sq
+  int64_t total_k = 0;
+
+  /// Per-sequence row starts and lengths. Filled whenever they are known on the host
+  /// (batched calls, or varlen with host cu_seqlens); empty for device cu_seqlens.
+  std::vector<int64_t> q_start, k_start, sq, sk;
+
+  double scale = 1.0;  // resolved default 1/sqrt(D)
+
+  bool has_lse = false;
+  bool has_head_scale = false;
+  bool has_bias = false;
+  bool has_sink = false;
+  bool has_block_mask = false;
+  bool has_rectify = false;
+  bool has_gate = false;
+  bool gate_elementwise = false;
+  int64_t mask_nqb = 0;  // NQB / NKB of the block mask (when present)
+  int64_t mask_nkb = 0;
+
+  /// Element offset of row i of sequence b, head h, of a query-side tensor (Q, O,
+  /// gate): batched [B, Sq, H, X] or varlen [total_q, H, X]. Needs host row starts.
+  int64_t q_row(const TensorView& t, int64_t b, int64_t i, int64_t h) const {
+    return varlen ? (q_start[b] + i) * t.stride[0] + h * t.stride[1]
+                  : b * t.stride[0] + i * t.stride[1] + h * t.stride[2];
+  }
+  /// Same for a key-side tensor (K, V): batched [B, Sk, H, X] or varlen [total_k, H, X].
+  int64_t k_row(const TensorView& t, int64_t b, int64_t j, int64_t h) const {
+    return varlen ? (k_start[b] + j) * t.stride[0] + h * t.stride[1]
+                  : b * t.stride[0] + j * t.stride[1] + h * t.stride[2];
+  }
+  /// Stride of the last (feature) dimension: always 1 after validation.
+  static int64_t last_stride(const TensorView& t) { return t.stride[t.rank - 1]; }
+};
+
+}  // namespace attnkit::detail

@@ -1,0 +1,21 @@
+// Argument validation for every public entry point (SPEC 10).
+#pragma once
+
+#include "attnkit/params.hpp"
+#include "attnkit/status.hpp"
+#include "host/problem.hpp"
+
+namespace attnkit::detail {
+
+/// \brief Checks every SPEC 1-6 rule for `params` (which tensors are required depends
+/// on `kind`) and fills `problem`. On error the message names the argument and the
+/// expected value, and nothing has been written anywhere.
+Status validate_attention(const AttentionParams& params, CallKind kind, Problem* problem);
+
+/// \brief Shorthand for an kInvalidArgument status.
+Status invalid(const std::string& message);
+
+/// \brief "[a, b, c]" for messages.
+std::string shape_string(const TensorView& t);
+
+}  // namespace attnkit::detail

@@ -1,0 +1,134 @@
+// Test helpers: owning host tensors, seeded random fills, NaN poisoning, and the
+// element-wise comparison every test uses (relative L2 and max-abs error).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attnkit/tensor.hpp"
+#include "host/numeric.hpp"
+
+namespace attnkit_test {
+
+using attnkit::DType;
+using attnkit::TensorView;
+
+/// An owning host tensor (contiguous unless a view over it is built by hand).
+struct HostTensor {
+  std::vector<unsigned char> bytes;
+  TensorView view;
+
+  HostTensor() = default;
+  HostTensor(DType dtype, std::initializer_list<int64_t> shape) { reset(dtype, shape); }
+
+  void reset(DType dtype, std::initializer_list<int64_t> shape) {
+    TensorView t = TensorView::contiguous(nullptr, dtype, shape);
+    int64_t n = t.numel();
+    bytes.assign(static_cast<size_t>(n > 0 ? n : 1) * attnkit::dtype_size(dtype), 0);
+    t.data = bytes.data();
+    view = t;
+  }
+  int64_t numel() const { return view.numel(); }
+  double get(int64_t i) const { return attnkit::detail::load_as_double(view, i); }
+  void set(int64_t i, double v) { attnkit::detail::store_from_double(view, i, v); }
+  template <class T> T* ptr() { return reinterpret_cast<T*>(bytes.data()); }
+  template <class T> const T* ptr() const { return reinterpret_cast<const T*>(bytes.data()); }
+};
+
+/// Seeded generator: every test names its seed so failures reproduce.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : gen_(seed) {}
+  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(gen_); }
+  double normal(double mean = 0.0, double sd = 1.0) { return std::normal_distribution<double>(mean, sd)(gen_); }
+  int64_t integer(int64_t lo, int64_t hi) {  // inclusive
+    return std::uniform_int_distribution<int64_t>(lo, hi)(gen_);
+  }
+  std::mt19937_64& engine() { return gen_; }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+/// Fills with N(0, sd) values (rounded to the tensor's dtype); never all zeros.
+inline void fill_normal(HostTensor& t, Rng& rng, double sd = 1.0) {
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, rng.normal(0.0, sd));
+}
+inline void fill_uniform(HostTensor& t, Rng& rng, double lo, double hi) {
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, rng.uniform(lo, hi));
+}
+/// Poisons an output before a call: anything the call fails to write stays NaN.
+inline void fill_nan(HostTensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i) t.set(i, std::numeric_limits<double>::quiet_NaN());
+}
+inline HostTensor make_normal(DType dtype, std::initializer_list<int64_t> shape, Rng& rng, double sd = 1.0) {
+  HostTensor t(dtype, shape);
+  fill_normal(t, rng, sd);
+  return t;
+}
+inline HostTensor make_nan(DType dtype, std::initializer_list<int64_t> shape) {
+  HostTensor t(dtype, shape);
+  fill_nan(t);
+  return t;
+}
+inline HostTensor make_int32(std::initializer_list<int64_t> shape, const std::vector<int32_t>& values) {
+  HostTensor t(DType::kInt32, shape);
+  for (size_t i = 0; i < values.size() && static_cast<int64_t>(i) < t.numel(); ++i) t.ptr<int32_t>()[i] = values[i];
+  return t;
+}
+
+/// Result of comparing two tensors element by element.
+struct ErrorStats {
+  double rel_l2 = 0.0;   // ||got - ref||_2 / max(||ref||_2, tiny)
+  double max_abs = 0.0;  // max |got - ref| over finite pairs
+  int64_t mismatched_nonfinite = 0;  // positions where got and ref disagree on NaN / inf
+  int64_t count = 0;
+
+  std::string str() const {
+    return "rel_l2=" + std::to_string(rel_l2) + " max_abs=" + std::to_string(max_abs) +
+           " nonfinite_mismatch=" + std::to_string(mismatched_nonfinite) + " n=" + std::to_string(count);
+  }
+};
+
+/// Compares logical elements (read through each view's strides is not needed: both are
+/// contiguous tensors of the same numel). Equal infinities count as equal.
+inline ErrorStats compare(const HostTensor& got, const HostTensor& ref) {
+  ErrorStats e;
+  double num = 0.0, den = 0.0;
+  const int64_t n = std::min(got.numel(), ref.numel());
+  e.count = n;
+  if (got.numel() != ref.numel()) e.mismatched_nonfinite = std::abs(got.numel() - ref.numel());
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = got.get(i), b = ref.get(i);
+    if (!std::isfinite(a) || !std::isfinite(b)) {
+      if (!(a == b)) ++e.mismatched_nonfinite;  // NaN never equals; inf must match inf
+      continue;
+    }
+    num += (a - b) * (a - b);
+    den += b * b;
+    e.max_abs = std::max(e.max_abs, std::abs(a - b));
+  }
+  e.rel_l2 = std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+  if (den == 0.0 && num == 0.0) e.rel_l2 = 0.0;
+  return e;
+}
+
+/// Tolerances by dtype for a kernel against the CPU reference (docs/testing.md).
+struct Tolerance {
+  double rel_l2;
+  double max_abs;
+};
+inline Tolerance tolerance_for(DType dtype) {
+  switch (dtype) {
+    case DType::kBFloat16: return {1e-2, 6e-2};
+    case DType::kFloat16: return {2e-3, 1e-2};
+    default: return {1e-5, 1e-5};
+  }
+}
+
+}  // namespace attnkit_test
