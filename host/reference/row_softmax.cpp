@@ -68,8 +68,10 @@ bool visible(const AttentionParams& p, const HeadData& hd, int64_t i, int64_t j)
   if (j < 0 || j >= hd.sk) return false;
   const int64_t ip = i + hd.sk - hd.sq;  // bottom-right aligned absolute position
   if (p.causal && j > ip) return false;
-  if (p.window_left >= 0 && j < ip - p.window_left && j >= p.sink_tokens) return false;
-  if (p.window_right >= 0 && j > ip + p.window_right) return false;
+  // Compared as distances: ip - j and j - ip are small, while ip -/+ window may overflow
+  // int64 for huge windows (which are valid and mean "unbounded").
+  if (p.window_left >= 0 && ip - j > p.window_left && j >= p.sink_tokens) return false;
+  if (p.window_right >= 0 && j - ip > p.window_right) return false;
   if (!hd.block_allowed.empty() && !hd.block_allowed[(i / hd.block_q) * hd.nkb + j / hd.block_k]) return false;
   return true;
 }
