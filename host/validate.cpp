@@ -2,6 +2,8 @@
 // expected. Nothing here writes to any tensor.
 #include "host/validate.hpp"
 
+#include "host/validate_outputs.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -19,67 +21,8 @@ std::string shape_string(const TensorView& t) {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return b > 0 ? (a + b - 1) / b : 0; }
-
 bool is_float_dtype(DType d) {
   return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16;
-}
-
-/// Checks the structural rules every tensor obeys: rank, non-negative sizes and
-/// strides, contiguous last dimension, non-null data when non-empty, device.
-Status check_tensor(const TensorView& t, const char* name, DeviceKind device) {
-  if (t.rank < 1 || t.rank > kMaxRank) {
-    return invalid(std::string(name) + ": expected rank 1 to 4, got rank " + std::to_string(t.rank) +
-                   " (shape and strides must have the same length)");
-  }
-  for (int i = 0; i < t.rank; ++i) {
-    if (t.shape[i] < 0) {
-      return invalid(std::string(name) + ".shape[" + std::to_string(i) + "] = " + std::to_string(t.shape[i]) +
-                     ": expected >= 0");
-    }
-    if (t.stride[i] < 0) {
-      return invalid(std::string(name) + ".stride[" + std::to_string(i) + "] = " + std::to_string(t.stride[i]) +
-                     ": expected >= 0 (negative strides are not supported)");
-    }
-  }
-  if (t.shape[t.rank - 1] > 1 && t.stride[t.rank - 1] != 1) {
-    return invalid(std::string(name) + ".stride[" + std::to_string(t.rank - 1) + "] = " +
-                   std::to_string(t.stride[t.rank - 1]) + ": expected 1 (the last dimension must be contiguous)");
-  }
-  if (t.numel() > 0 && t.data == nullptr) {
-    return invalid(std::string(name) + ": data is null for a non-empty tensor of shape " + shape_string(t));
-  }
-  if (t.device != device) {
-    return invalid(std::string(name) + ": lives on " + (t.device == DeviceKind::kHost ? "the host" : "a CUDA device") +
-                   " but q lives on " + (device == DeviceKind::kHost ? "the host" : "a CUDA device") +
-                   "; all tensors of a call must live on the same side");
-  }
-  return Status::ok();
-}
-
-/// Checks rank, dtype and exact shape of a tensor whose shape is fully determined.
-Status check_exact(const TensorView& t, const char* name, DeviceKind device, DType dtype,
-                   std::initializer_list<int64_t> shape, const char* shape_names) {
-  if (Status s = check_tensor(t, name, device); !s) return s;
-  if (t.dtype != dtype) {
-    return invalid(std::string(name) + ": expected dtype " + dtype_name(dtype) + ", got " + dtype_name(t.dtype));
-  }
-  bool ok = t.rank == static_cast<int>(shape.size());
-  int i = 0;
-  for (int64_t s : shape) {
-    if (ok && t.shape[i] != s) ok = false;
-    ++i;
-  }
-  if (!ok) {
-    std::ostringstream want;
-    want << "[";
-    i = 0;
-    for (int64_t s : shape) want << (i++ ? ", " : "") << s;
-    want << "]";
-    return invalid(std::string(name) + ": expected shape " + shape_names + " = " + want.str() + ", got " +
-                   shape_string(t));
-  }
-  return Status::ok();
 }
 
 /// Host float32 arrays of per-head values: finite, or -inf where allowed.
@@ -163,7 +106,7 @@ Status check_block_mask(const AttentionParams& p, Problem* pr) {
   if (!m.kv_index.present()) return invalid("block_mask.kv_index: expected a tensor when kv_count is given");
   const int64_t nqb = ceil_div(pr->max_sq, m.block_q), nkb = ceil_div(pr->max_sk, m.block_k);
   const TensorView& c = m.kv_count;
-  if (Status s = check_tensor(c, "block_mask.kv_count", pr->device); !s) return s;
+  if (Status s = check_tensor_view(c, "block_mask.kv_count", pr->device); !s) return s;
   if (c.dtype != DType::kInt32) return invalid(std::string("block_mask.kv_count: expected dtype int32, got ") + dtype_name(c.dtype));
   if (c.rank != 3) return invalid("block_mask.kv_count: expected rank 3 [Bm, Hm, NQB], got " + shape_string(c));
   const int64_t bm = c.shape[0], hm = c.shape[1];
@@ -178,7 +121,7 @@ Status check_block_mask(const AttentionParams& p, Problem* pr) {
                    std::to_string(nqb));
   }
   const TensorView& x = m.kv_index;
-  if (Status s = check_tensor(x, "block_mask.kv_index", pr->device); !s) return s;
+  if (Status s = check_tensor_view(x, "block_mask.kv_index", pr->device); !s) return s;
   if (x.dtype != DType::kInt32) return invalid(std::string("block_mask.kv_index: expected dtype int32, got ") + dtype_name(x.dtype));
   if (x.rank != 4 || x.shape[0] != bm || x.shape[1] != hm || x.shape[2] != nqb || x.shape[3] > nkb) {
     return invalid("block_mask.kv_index: expected shape [Bm, Hm, NQB, max_kv] = [" + std::to_string(bm) + ", " +
@@ -203,10 +146,10 @@ Status check_output_transforms(const AttentionParams& p, Problem* pr) {
                      std::to_string(p.block_mask.block_q));
     }
     const int64_t nqb = ceil_div(pr->max_sq, r.block_q);
-    if (Status s = check_exact(r.r, "rectify.r", pr->device, DType::kFloat32, {pr->batch, pr->hq, nqb}, "[B, Hq, NQB]"); !s)
+    if (Status s = check_exact_tensor(r.r, "rectify.r", pr->device, DType::kFloat32, {pr->batch, pr->hq, nqb}, "[B, Hq, NQB]"); !s)
       return s;
     if (!r.c.present()) return invalid("rectify.c: expected a tensor [B, Hq, NQB, Dv] when rectify.r is given");
-    if (Status s = check_exact(r.c, "rectify.c", pr->device, DType::kFloat32, {pr->batch, pr->hq, nqb, pr->dv},
+    if (Status s = check_exact_tensor(r.c, "rectify.c", pr->device, DType::kFloat32, {pr->batch, pr->hq, nqb, pr->dv},
                                "[B, Hq, NQB, Dv]");
         !s)
       return s;
@@ -214,7 +157,7 @@ Status check_output_transforms(const AttentionParams& p, Problem* pr) {
   }
   if (p.gate.present()) {
     const TensorView& g = p.gate.g;
-    if (Status s = check_tensor(g, "gate.g", pr->device); !s) return s;
+    if (Status s = check_tensor_view(g, "gate.g", pr->device); !s) return s;
     if (g.dtype != pr->dtype && g.dtype != DType::kFloat32) {
       return invalid(std::string("gate.g: expected dtype ") + dtype_name(pr->dtype) + " (Q's) or float32, got " +
                      dtype_name(g.dtype));
@@ -250,7 +193,7 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
   if (!p.v.present()) return invalid("v: required, got an absent tensor");
   pr.device = p.q.device;
   for (auto [t, name] : {std::pair{&p.q, "q"}, {&p.k, "k"}, {&p.v, "v"}}) {
-    if (Status s = check_tensor(*t, name, pr.device); !s) return s;
+    if (Status s = check_tensor_view(*t, name, pr.device); !s) return s;
   }
   if (!is_float_dtype(p.q.dtype)) {
     return invalid(std::string("q: expected dtype float32, float16 or bfloat16, got ") + dtype_name(p.q.dtype));
@@ -304,7 +247,7 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
 
   if (pr.varlen) {
     for (auto [t, name] : {std::pair{&p.cu_seqlens_q, "cu_seqlens_q"}, {&p.cu_seqlens_k, "cu_seqlens_k"}}) {
-      if (Status s = check_tensor(*t, name, pr.device); !s) return s;
+      if (Status s = check_tensor_view(*t, name, pr.device); !s) return s;
       if (t->dtype != DType::kInt32) return invalid(std::string(name) + ": expected dtype int32, got " + dtype_name(t->dtype));
       if (t->rank != 1 || t->shape[0] < 1) return invalid(std::string(name) + ": expected shape [B + 1], got " + shape_string(*t));
     }
@@ -363,12 +306,12 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
   if (p.window_right < -1) return invalid("window_right = " + std::to_string(p.window_right) + ": expected -1 (off) or >= 0");
   if (p.sink_tokens < 0) return invalid("sink_tokens = " + std::to_string(p.sink_tokens) + ": expected >= 0");
   if (p.head_scale.present()) {
-    if (Status s = check_exact(p.head_scale, "head_scale", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
+    if (Status s = check_exact_tensor(p.head_scale, "head_scale", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
     if (Status s = check_head_values(p.head_scale, "head_scale", /*allow_neg_inf=*/false); !s) return s;
     pr.has_head_scale = true;
   }
   if (p.log_gamma.present()) {
-    if (Status s = check_exact(p.log_gamma, "log_gamma", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
+    if (Status s = check_exact_tensor(p.log_gamma, "log_gamma", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
     if (Status s = check_head_values(p.log_gamma, "log_gamma", /*allow_neg_inf=*/true); !s) return s;
     if (p.bias_begin < 0 || p.bias_end < p.bias_begin) {
       return invalid("bias range [" + std::to_string(p.bias_begin) + ", " + std::to_string(p.bias_end) +
@@ -377,7 +320,7 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
     pr.has_bias = true;
   }
   if (p.sink_logit.present()) {
-    if (Status s = check_exact(p.sink_logit, "sink_logit", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
+    if (Status s = check_exact_tensor(p.sink_logit, "sink_logit", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
     if (Status s = check_head_values(p.sink_logit, "sink_logit", /*allow_neg_inf=*/true); !s) return s;
     pr.has_sink = true;
   }
@@ -390,7 +333,7 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
   // Outputs (forward only; statistics and planners ignore O, LSE and output transforms).
   if (kind == CallKind::kForward) {
     if (!p.o.present()) return invalid("o: required, got an absent tensor");
-    if (Status s = check_tensor(p.o, "o", pr.device); !s) return s;
+    if (Status s = check_tensor_view(p.o, "o", pr.device); !s) return s;
     if (p.o.dtype != pr.dtype) {
       return invalid(std::string("o: expected dtype ") + dtype_name(pr.dtype) + " (Q's), got " + dtype_name(p.o.dtype));
     }
@@ -405,8 +348,8 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
       return invalid("o: expected shape " + want + ", got " + shape_string(p.o));
     }
     if (p.lse.present()) {
-      Status s = pr.varlen ? check_exact(p.lse, "lse", pr.device, DType::kFloat32, {pr.hq, pr.total_q}, "[Hq, total_q]")
-                           : check_exact(p.lse, "lse", pr.device, DType::kFloat32, {pr.batch, pr.hq, pr.max_sq}, "[B, Hq, Sq]");
+      Status s = pr.varlen ? check_exact_tensor(p.lse, "lse", pr.device, DType::kFloat32, {pr.hq, pr.total_q}, "[Hq, total_q]")
+                           : check_exact_tensor(p.lse, "lse", pr.device, DType::kFloat32, {pr.batch, pr.hq, pr.max_sq}, "[B, Hq, Sq]");
       if (!s) return s;
       pr.has_lse = true;
     }

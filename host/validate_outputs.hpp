@@ -1,6 +1,7 @@
-// Validation helpers for the outputs and options of the statistics, ACT, block-mask and
-// planner entry points (SPEC 10). Like validate.cpp's, every message names the argument
-// and the expected value; nothing here writes to any tensor.
+// Validation helpers shared by every entry point (SPEC 10): the structural tensor rules,
+// exact shapes, option ranges. Used by validate.cpp and by the statistics, ACT, block-mask
+// and planner entry points. Every message names the argument and the expected value;
+// nothing here writes to any tensor.
 #pragma once
 
 #include <cstdint>
