@@ -156,6 +156,8 @@ Status to_cpp(const attnkit_attention_params* c, AttentionParams* out) {
                                 {&c->lse, &out->lse, "lse"},
                                 {&c->cu_seqlens_q, &out->cu_seqlens_q, "cu_seqlens_q"},
                                 {&c->cu_seqlens_k, &out->cu_seqlens_k, "cu_seqlens_k"},
+                                {&c->page_table, &out->paged_kv.page_table, "paged_kv.page_table"},
+                                {&c->seqlens_k, &out->paged_kv.seqlens_k, "paged_kv.seqlens_k"},
                                 {&c->head_scale, &out->head_scale, "head_scale"},
                                 {&c->log_gamma, &out->log_gamma, "log_gamma"},
                                 {&c->sink_logit, &out->sink_logit, "sink_logit"}}) {
@@ -290,6 +292,8 @@ attnkit_attention_params to_c(const AttentionParams& p) noexcept {
   c.lse = to_c(p.lse);
   c.cu_seqlens_q = to_c(p.cu_seqlens_q);
   c.cu_seqlens_k = to_c(p.cu_seqlens_k);
+  c.page_table = to_c(p.paged_kv.page_table);
+  c.seqlens_k = to_c(p.paged_kv.seqlens_k);
   c.max_seqlen_q = p.max_seqlen_q;
   c.max_seqlen_k = p.max_seqlen_k;
   c.has_scale = p.scale.has_value() ? 1 : 0;

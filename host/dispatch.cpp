@@ -20,6 +20,11 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
                   "parallel over (batch, head))";
     return Status::ok();
   }
+  if (pr.paged) {
+    return Status(StatusCode::kNotSupported,
+                  "paged_kv: a paged KV cache in CUDA memory needs the decode kernel, which is not built yet; "
+                  "host tensors run on the CPU backend");
+  }
 #ifdef ATTNKIT_WITH_CUDA
   return cuda_backend::select_kernel(pr, p, choice);
 #else
@@ -44,7 +49,8 @@ std::string describe(const Problem& pr, const KernelChoice& c) {
   s << "backend=" << (c.backend == Backend::kCpu ? "cpu" : "cuda") << " kernel=" << c.kernel;
   if (c.tile_q > 0) s << " tile=" << c.tile_q << "x" << c.tile_k << " warps=" << c.num_warps;
   s << " | B=" << pr.batch << " Hq=" << pr.hq << " Hkv=" << pr.hkv << " Sq=" << pr.max_sq << " Sk=" << pr.max_sk
-    << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype) << (pr.varlen ? " varlen" : "");
+    << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype) << (pr.varlen ? " varlen" : "")
+    << (pr.paged ? " paged_kv(page_size=" + std::to_string(pr.page_size) + ")" : std::string());
   const char* features[] = {pr.has_lse ? "lse" : nullptr,        pr.has_head_scale ? "head_scale" : nullptr,
                             pr.has_bias ? "key_bias" : nullptr,   pr.has_sink ? "sink_logit" : nullptr,
                             pr.has_block_mask ? "block_mask" : nullptr, pr.has_rectify ? "rectify" : nullptr,

@@ -29,7 +29,11 @@ struct Problem {
   int64_t dv = 0;
   int64_t group = 1;  // hq / hkv
 
-  bool varlen = false;
+  bool varlen = false;  // Q (and K/V unless paged) in the packed varlen layout
+  bool paged = false;   // K/V in a paged cache
+  int64_t page_size = 0;
+  const int32_t* page_table = nullptr;  // host page table (empty for device tables)
+  int64_t page_table_stride[2] = {0, 0};
   int64_t max_sq = 0;   // batched: Sq
   int64_t max_sk = 0;   // batched: Sk
   int64_t total_q = 0;  // rows of Q (varlen) or B * Sq
@@ -58,8 +62,13 @@ struct Problem {
     return varlen ? (q_start[b] + i) * t.stride[0] + h * t.stride[1]
                   : b * t.stride[0] + i * t.stride[1] + h * t.stride[2];
   }
-  /// Same for a key-side tensor (K, V): batched [B, Sk, H, X] or varlen [total_k, H, X].
+  /// Same for a key-side tensor (K, V): batched [B, Sk, H, X], varlen [total_k, H, X], or
+  /// paged [num_pages, page_size, H, X] through the host page table.
   int64_t k_row(const TensorView& t, int64_t b, int64_t j, int64_t h) const {
+    if (paged) {
+      const int64_t page = page_table[b * page_table_stride[0] + (j / page_size) * page_table_stride[1]];
+      return page * t.stride[0] + (j % page_size) * t.stride[1] + h * t.stride[2];
+    }
     return varlen ? (k_start[b] + j) * t.stride[0] + h * t.stride[1]
                   : b * t.stride[0] + j * t.stride[1] + h * t.stride[2];
   }

@@ -8,6 +8,7 @@ target_sources(attnkit PRIVATE
   host/dispatch.cpp
   host/tensor_names.cpp
   host/validate.cpp
+  host/validate_layout.cpp
   host/validate_outputs.cpp
   host/reference/act.cpp
   host/reference/block_mask.cpp

@@ -39,31 +39,6 @@ Status check_head_values(const TensorView& t, const char* name, bool allow_neg_i
   return Status::ok();
 }
 
-/// Reads host cu_seqlens, checks SPEC 1's rules and fills starts and lengths.
-Status read_cu_seqlens(const TensorView& cu, const char* name, int64_t rows, std::vector<int64_t>* start,
-                       std::vector<int64_t>* len, int64_t* max_len) {
-  const int32_t* p = static_cast<const int32_t*>(cu.data);
-  const int64_t n = cu.shape[0];
-  *max_len = 0;
-  if (p[0] != 0) return invalid(std::string(name) + "[0] = " + std::to_string(p[0]) + ": expected 0");
-  for (int64_t b = 0; b + 1 < n; ++b) {
-    const int64_t a = p[b * cu.stride[0]], c = p[(b + 1) * cu.stride[0]];
-    if (c < a) {
-      return invalid(std::string(name) + "[" + std::to_string(b + 1) + "] = " + std::to_string(c) + " < " + name + "[" +
-                     std::to_string(b) + "] = " + std::to_string(a) + ": expected non-decreasing offsets");
-    }
-    start->push_back(a);
-    len->push_back(c - a);
-    *max_len = std::max(*max_len, c - a);
-  }
-  const int64_t last = p[(n - 1) * cu.stride[0]];
-  if (last > rows) {
-    return invalid(std::string(name) + "[B] = " + std::to_string(last) + ": expected <= " + std::to_string(rows) +
-                   " (the rows of the tensor)");
-  }
-  return Status::ok();
-}
-
 /// Host block masks: counts in [0, max_kv], entries ascending, unique, in [0, NKB).
 Status check_host_block_mask(const BlockMask& m, int64_t nkb) {
   const TensorView& c = m.kv_count;
@@ -205,96 +180,9 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
     }
   }
 
-  // Layout: batched rank 4, or varlen rank 3 with both cu_seqlens.
-  if (p.cu_seqlens_q.present() != p.cu_seqlens_k.present()) {
-    return invalid(std::string(p.cu_seqlens_q.present() ? "cu_seqlens_k" : "cu_seqlens_q") +
-                   ": expected both cu_seqlens_q and cu_seqlens_k, or neither");
-  }
-  pr.varlen = p.cu_seqlens_q.present();
-  const int rank = pr.varlen ? 3 : 4;
-  const char* layout = pr.varlen ? "varlen [total, H, D]" : "batched [B, S, H, D]";
-  for (auto [t, name] : {std::pair{&p.q, "q"}, {&p.k, "k"}, {&p.v, "v"}}) {
-    if (t->rank != rank) {
-      return invalid(std::string(name) + ": expected rank " + std::to_string(rank) + " (" + layout + "), got rank " +
-                     std::to_string(t->rank) + " " + shape_string(*t));
-    }
-  }
-  const int hd = rank - 2;  // index of the head dimension
-  pr.hq = p.q.shape[hd];
-  pr.hkv = p.k.shape[hd];
-  pr.d = p.q.shape[hd + 1];
-  pr.dv = p.v.shape[hd + 1];
-  if (pr.hq <= 0) return invalid("q: expected Hq > 0, got shape " + shape_string(p.q));
-  if (pr.hkv <= 0) return invalid("k: expected Hkv > 0, got shape " + shape_string(p.k));
-  if (pr.d <= 0) return invalid("q: expected head dim D > 0, got shape " + shape_string(p.q));
-  if (pr.dv <= 0) return invalid("v: expected head dim Dv > 0, got shape " + shape_string(p.v));
-  if (p.k.shape[hd + 1] != pr.d) {
-    return invalid("k.shape[" + std::to_string(hd + 1) + "] = " + std::to_string(p.k.shape[hd + 1]) + ": expected D = " +
-                   std::to_string(pr.d) + " (Q's head dim)");
-  }
-  if (pr.hq % pr.hkv != 0) {
-    return invalid("k: Hq = " + std::to_string(pr.hq) + " is not a multiple of Hkv = " + std::to_string(pr.hkv) +
-                   "; expected Hq % Hkv == 0");
-  }
-  pr.group = pr.hq / pr.hkv;
-  if (p.v.shape[hd] != pr.hkv) {
-    return invalid("v.shape[" + std::to_string(hd) + "] = " + std::to_string(p.v.shape[hd]) + ": expected Hkv = " +
-                   std::to_string(pr.hkv) + " (K's)");
-  }
-  if (p.v.shape[0] != p.k.shape[0] || (!pr.varlen && p.v.shape[1] != p.k.shape[1])) {
-    return invalid("v: expected the same leading dimensions as k " + shape_string(p.k) + ", got " + shape_string(p.v));
-  }
-
-  if (pr.varlen) {
-    for (auto [t, name] : {std::pair{&p.cu_seqlens_q, "cu_seqlens_q"}, {&p.cu_seqlens_k, "cu_seqlens_k"}}) {
-      if (Status s = check_tensor_view(*t, name, pr.device); !s) return s;
-      if (t->dtype != DType::kInt32) return invalid(std::string(name) + ": expected dtype int32, got " + dtype_name(t->dtype));
-      if (t->rank != 1 || t->shape[0] < 1) return invalid(std::string(name) + ": expected shape [B + 1], got " + shape_string(*t));
-    }
-    if (p.cu_seqlens_k.shape[0] != p.cu_seqlens_q.shape[0]) {
-      return invalid("cu_seqlens_k: expected shape [B + 1] = [" + std::to_string(p.cu_seqlens_q.shape[0]) +
-                     "] (as cu_seqlens_q), got " + shape_string(p.cu_seqlens_k));
-    }
-    pr.batch = p.cu_seqlens_q.shape[0] - 1;
-    pr.total_q = p.q.shape[0];
-    pr.total_k = p.k.shape[0];
-    if (pr.device == DeviceKind::kHost) {
-      int64_t mq = 0, mk = 0;
-      if (Status s = read_cu_seqlens(p.cu_seqlens_q, "cu_seqlens_q", pr.total_q, &pr.q_start, &pr.sq, &mq); !s) return s;
-      if (Status s = read_cu_seqlens(p.cu_seqlens_k, "cu_seqlens_k", pr.total_k, &pr.k_start, &pr.sk, &mk); !s) return s;
-      if (p.max_seqlen_q >= 0 && p.max_seqlen_q < mq) {
-        return invalid("max_seqlen_q = " + std::to_string(p.max_seqlen_q) + ": expected -1 or >= the longest query sequence " +
-                       std::to_string(mq));
-      }
-      if (p.max_seqlen_k >= 0 && p.max_seqlen_k < mk) {
-        return invalid("max_seqlen_k = " + std::to_string(p.max_seqlen_k) + ": expected -1 or >= the longest key sequence " +
-                       std::to_string(mk));
-      }
-      pr.max_sq = mq;
-      pr.max_sk = mk;
-    } else {
-      if (p.max_seqlen_q < 0 || p.max_seqlen_k < 0) {
-        return invalid("max_seqlen_q/max_seqlen_k = " + std::to_string(p.max_seqlen_q) + "/" + std::to_string(p.max_seqlen_k) +
-                       ": expected both >= 0 when cu_seqlens live in device memory");
-      }
-      pr.max_sq = p.max_seqlen_q;
-      pr.max_sk = p.max_seqlen_k;
-    }
-  } else {
-    pr.batch = p.q.shape[0];
-    if (p.k.shape[0] != pr.batch) {
-      return invalid("k.shape[0] = " + std::to_string(p.k.shape[0]) + ": expected B = " + std::to_string(pr.batch) + " (Q's)");
-    }
-    pr.max_sq = p.q.shape[1];
-    pr.max_sk = p.k.shape[1];
-    pr.total_q = pr.batch * pr.max_sq;
-    pr.total_k = pr.batch * pr.max_sk;
-    for (int64_t b = 0; b < pr.batch; ++b) {
-      pr.q_start.push_back(b * pr.max_sq);
-      pr.k_start.push_back(b * pr.max_sk);
-      pr.sq.push_back(pr.max_sq);
-      pr.sk.push_back(pr.max_sk);
-    }
+  if (Status s = resolve_layout(p, &pr); !s) return s;
+  if (pr.paged && kind != CallKind::kForward) {
+    return invalid("paged_kv: statistics and planners take batched or varlen K/V, not a paged cache");
   }
 
   // Options (SPEC 2-4).

@@ -12,6 +12,10 @@ namespace attnkit::detail {
 /// expected value, and nothing has been written anywhere.
 Status validate_attention(const AttentionParams& params, CallKind kind, Problem* problem);
 
+/// \brief SPEC 1 layout: batched, varlen or paged; fills the shape and per-sequence
+/// lengths of `problem` (host lengths only when they live in host memory).
+Status resolve_layout(const AttentionParams& params, Problem* problem);
+
 /// \brief Shorthand for an kInvalidArgument status.
 Status invalid(const std::string& message);
 

@@ -122,7 +122,11 @@ typedef struct attnkit_attention_params {
   attnkit_tensor cu_seqlens_q;
   attnkit_tensor cu_seqlens_k;
   int64_t max_seqlen_q; /* default -1; required for device cu_seqlens */
-  int64_t max_seqlen_k; /* default -1 */
+  int64_t max_seqlen_k; /* default -1; required for a device paged cache */
+  /* Paged KV (optional): k, v [num_pages, page_size, Hkv, D|Dv]; page_table int32
+   * [B, max_pages_per_seq]; seqlens_k int32 [B]. Replaces cu_seqlens_k. */
+  attnkit_tensor page_table;
+  attnkit_tensor seqlens_k;
   int has_scale;        /* 0 (default): scale = 1 / sqrt(D) */
   float scale;          /* used when has_scale != 0 */
   int causal;           /* bottom-right aligned; default 0 */

@@ -20,6 +20,17 @@ struct BlockMask {
   bool present() const { return kv_count.present(); }
 };
 
+/// \brief Paged KV cache (SPEC 1, the decode path): K and V are caches
+/// [num_pages, page_size, Hkv, D | Dv]; logical key j of sequence b lives at page
+/// page_table[b][j / page_size], slot j % page_size. Absent when page_table is absent.
+/// Q is batched, or varlen through cu_seqlens_q (cu_seqlens_k is then absent).
+struct PagedKV {
+  TensorView page_table;  ///< int32 [B, max_pages_per_seq]
+  TensorView seqlens_k;   ///< int32 [B]: the number of keys of each sequence
+
+  bool present() const { return page_table.present(); }
+};
+
 /// \brief Rectification epilogue terms (SPEC 6.1): o <- r * o + c per query block.
 /// r float32 [B, Hq, NQB]; c float32 [B, Hq, NQB, Dv]. Absent when r is absent.
 struct Rectification {
@@ -66,6 +77,10 @@ struct AttentionParams {
   /// read them), computed from host cu_seqlens otherwise (a given value is then checked).
   int64_t max_seqlen_q = -1;
   int64_t max_seqlen_k = -1;
+
+  /// Paged KV cache (replaces cu_seqlens_k; max_seqlen_k is required when the page table
+  /// lives in device memory).
+  PagedKV paged_kv;
 
   /// Logit scale; default 1 / sqrt(D).
   std::optional<float> scale;

@@ -25,6 +25,18 @@ struct HostTensor {
 
   HostTensor() = default;
   HostTensor(DType dtype, std::initializer_list<int64_t> shape) { reset(dtype, shape); }
+  // Copies own their bytes: the copy's view points into the copy, at the same offset.
+  HostTensor(const HostTensor& other) : bytes(other.bytes), view(other.view) { rebind(other); }
+  HostTensor& operator=(const HostTensor& other) {
+    if (this != &other) {
+      bytes = other.bytes;
+      view = other.view;
+      rebind(other);
+    }
+    return *this;
+  }
+  HostTensor(HostTensor&&) noexcept = default;  // a moved vector keeps its buffer
+  HostTensor& operator=(HostTensor&&) noexcept = default;
 
   void reset(DType dtype, std::initializer_list<int64_t> shape) {
     TensorView t = TensorView::contiguous(nullptr, dtype, shape);
@@ -34,6 +46,12 @@ struct HostTensor {
     view = t;
   }
   int64_t numel() const { return view.numel(); }
+  void rebind(const HostTensor& other) {
+    const auto* base = other.bytes.data();
+    const auto* at = static_cast<const unsigned char*>(other.view.data);
+    const bool inside = at >= base && at < base + other.bytes.size();
+    view.data = inside ? bytes.data() + (at - base) : other.view.data;
+  }
   double get(int64_t i) const { return attnkit::detail::load_as_double(view, i); }
   void set(int64_t i, double v) { attnkit::detail::store_from_double(view, i, v); }
   template <class T> T* ptr() { return reinterpret_cast<T*>(bytes.data()); }

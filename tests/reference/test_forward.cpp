@@ -2,6 +2,7 @@
 // here, plus the property tests of the foundation issue.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -451,6 +452,113 @@ TEST(ReferenceForward, LargeLogitsNeverOverflow) {
   run_ok(c.params);
   for (int64_t n = 0; n < c.o.numel(); ++n) ASSERT_TRUE(std::isfinite(c.o.get(n)));
   for (int64_t n = 0; n < c.lse.numel(); ++n) ASSERT_TRUE(std::isfinite(c.lse.get(n)));
+}
+
+}  // namespace
+}  // namespace attnkit_test
+
+namespace attnkit_test {
+namespace {
+
+/// Copies a batched case's K and V into a paged cache with shuffled pages and a partial
+/// last page per sequence, and returns the params of the same call over the cache.
+struct PagedCopy {
+  HostTensor k, v, table, lens;
+  attnkit::AttentionParams params;
+
+  PagedCopy(const AttentionCase& c, int64_t page_size, const std::vector<int32_t>& seq_lens, uint64_t seed) {
+    const auto& s = c.shape;
+    const int64_t pages_per_seq = (s.sk + page_size - 1) / page_size;
+    const int64_t num_pages = s.batch * pages_per_seq + 3;  // spare pages never referenced
+    Rng rng(seed);
+    k = make_normal(s.dtype, {num_pages, page_size, s.hkv, s.d}, rng);
+    v = make_normal(s.dtype, {num_pages, page_size, s.hkv, s.dv}, rng);
+    std::vector<int32_t> order(static_cast<size_t>(num_pages));
+    for (int64_t n = 0; n < num_pages; ++n) order[n] = static_cast<int32_t>(n);
+    std::shuffle(order.begin(), order.end(), rng.engine());
+    table = HostTensor(DType::kInt32, {s.batch, pages_per_seq});
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t pg = 0; pg < pages_per_seq; ++pg) {
+        const int32_t page = order[b * pages_per_seq + pg];
+        table.ptr<int32_t>()[b * pages_per_seq + pg] = page;
+        for (int64_t slot = 0; slot < page_size && pg * page_size + slot < s.sk; ++slot)
+          for (int64_t h = 0; h < s.hkv; ++h) {
+            const int64_t j = pg * page_size + slot;
+            for (int64_t x = 0; x < s.d; ++x) k.set(((page * page_size + slot) * s.hkv + h) * s.d + x, c.k_at(b, j, h, x));
+            for (int64_t x = 0; x < s.dv; ++x) v.set(((page * page_size + slot) * s.hkv + h) * s.dv + x, c.v_at(b, j, h, x));
+          }
+      }
+    lens = make_int32({s.batch}, seq_lens);
+    params = c.params;
+    params.k = k.view;
+    params.v = v.view;
+    params.paged_kv.page_table = table.view;
+    params.paged_kv.seqlens_k = lens.view;
+  }
+};
+
+TEST(ReferenceForward, PagedKvEqualsContiguousWithShuffledPagesAndPartialLastPage) {
+  // Full-length sequences: the paged call must equal the batched call bit for bit.
+  AttentionCase c({.batch = 3, .sq = 4, .sk = 21, .hq = 8, .hkv = 2, .d = 8, .dv = 8}, 30);
+  c.params.causal = true;
+  HostTensor sink = head_array(8, {0.5, -2.0});
+  c.params.sink_logit = sink.view;
+  c.params.window_left = 9;
+  c.params.sink_tokens = 2;
+  PagedCopy paged(c, /*page_size=*/5, {21, 21, 21}, 31);
+  HostTensor o = make_nan(DType::kFloat32, {3, 4, 8, 8}), lse = make_nan(DType::kFloat32, {3, 8, 4});
+  paged.params.o = o.view;
+  paged.params.lse = lse.view;
+  run_ok(c.params);
+  run_ok(paged.params);
+  EXPECT_EQ(compare(o, c.o).max_abs, 0.0);
+  EXPECT_EQ(compare(lse, c.lse).max_abs, 0.0);
+}
+
+TEST(ReferenceForward, PagedKvWithPerSequenceLengthsMatchesOracle) {
+  // Different key lengths per sequence (decode: Sq = 2 new rows at the end of each).
+  AttentionCase c({.batch = 3, .sq = 2, .sk = 16, .hq = 4, .hkv = 1, .d = 8, .dv = 8}, 32);
+  const std::vector<int32_t> lens = {16, 7, 1};
+  PagedCopy paged(c, /*page_size=*/4, lens, 33);
+  paged.params.causal = true;
+  HostTensor o = make_nan(DType::kFloat32, {3, 2, 4, 8}), lse = make_nan(DType::kFloat32, {3, 4, 2});
+  paged.params.o = o.view;
+  paged.params.lse = lse.view;
+  run_ok(paged.params);
+  AttentionCase view = c;  // compare through the oracle with each sequence's own length
+  view.o = o;
+  view.lse = lse;
+  Oracle oracle;
+  oracle.visible = [&](int64_t b, int64_t, int64_t i, int64_t j) { return j < lens[b] && j <= i + lens[b] - 2; };
+  expect_matches(view, oracle);
+  // Sequence 2 has one key: row 0 (i' = -1) sees nothing, row 1 sees key 0.
+  EXPECT_EQ(lse.get((2 * 4 + 0) * 2 + 0), -kInf);
+}
+
+TEST(ReferenceForward, PagedKvRejectsBadTablesAndWritesNothing) {
+  AttentionCase c({.batch = 2, .sq = 2, .sk = 8, .hq = 2, .hkv = 1, .d = 4, .dv = 4}, 34);
+  PagedCopy paged(c, 4, {8, 5}, 35);
+  paged.table.ptr<int32_t>()[1 * 2 + 1] = 99;  // sequence 1, page 1: outside [0, num_pages)
+  attnkit::Status s = attnkit::forward(paged.params);
+  EXPECT_EQ(s.code(), attnkit::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("paged_kv.page_table[1][1]"), std::string::npos) << s.message();
+  for (int64_t n = 0; n < c.o.numel(); ++n) ASSERT_TRUE(std::isnan(c.o.get(n)));
+
+  PagedCopy too_long(c, 4, {8, 9}, 36);  // 9 keys > 2 pages * 4 slots
+  s = attnkit::forward(too_long.params);
+  EXPECT_NE(s.message().find("paged_kv.seqlens_k[1]"), std::string::npos) << s.message();
+
+  PagedCopy with_cu(c, 4, {8, 5}, 37);
+  HostTensor cu = make_int32({3}, {0, 8, 16});
+  with_cu.params.cu_seqlens_k = cu.view;
+  s = attnkit::forward(with_cu.params);
+  EXPECT_NE(s.message().find("cu_seqlens_k"), std::string::npos) << s.message();
+
+  attnkit::StatsOutputs stats;
+  HostTensor colsum(DType::kFloat32, {2, 2, 8});
+  stats.colsum = colsum.view;
+  s = attnkit::attention_stats(paged.params, stats);
+  EXPECT_EQ(s.code(), attnkit::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// SPEC 6 epilogue of one warp's (16, kHeadDim) output: normalize, rectify, gate, one
+// rounding to O's dtype, and the LSE of SPEC 4 (before any output transform).
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/attention/block_info.cuh"
+#include "cuda/attention/fwd_params.hpp"
+#include "cuda/attention/variants/gate.cuh"
+#include "cuda/attention/variants/rectify.cuh"
+#include "cuda/core/vec_types.cuh"
+
+namespace attnkit::cuda_backend {
+
+/// \brief Writes the rows this lane holds (warp rows g and g + 8, columns 2 * (lane % 4)
+/// + {0, 1} of every n8 tile). Rows at or past the sequence's Sq are not written.
+template <class Traits>
+__device__ __forceinline__ void write_output(const FwdParams& p, const BlockInfo& info, int b, int h,
+                                             int warp_row0, const float (&acc)[Traits::kNTilesO][4],
+                                             const float (&out_scale)[2], const float (&lse)[2]) {
+  using Elem = typename cuda_core::Half16<Traits::kIsBf16>::Scalar;
+  using Pair = typename cuda_core::Half16<Traits::kIsBf16>::Pair;
+  const int lane = threadIdx.x % 32;
+  const int col0 = 2 * (lane % 4);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int i = warp_row0 + lane / 4 + 8 * r;
+    if (i >= info.seqlen_q) continue;
+    if (p.maybe_lse != nullptr && lane % 4 == 0) {
+      p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride] =
+          lse[r];
+    }
+    const Rectify rectify(p, b, h, i);
+    const OutputGate<Traits::kIsBf16> gate(
+        p, p.maybe_gate != nullptr ? info.q_offset(p.gate_stride, b, i, h) : 0);
+    Elem* o_row = static_cast<Elem*>(p.o) + info.q_offset(p.o_stride, b, i, h);
+#pragma unroll
+    for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
+      const int col = nt * 8 + col0;
+      float v0 = acc[nt][2 * r] * out_scale[r];
+      float v1 = acc[nt][2 * r + 1] * out_scale[r];
+      v0 = gate.apply(col, rectify.apply(col, v0));
+      v1 = gate.apply(col + 1, rectify.apply(col + 1, v1));
+      // O rows are 16-byte aligned (checked by select_kernel), so the pair store is aligned.
+      *reinterpret_cast<Pair*>(o_row + col) = cuda_core::Half16<Traits::kIsBf16>::pair(v0, v1);
+    }
+  }
+}
+
+}  // namespace attnkit::cuda_backend

@@ -1,0 +1,128 @@
+// The forward kernel (FlashAttention-2 style, mma.sync m16n8k16, sm_80+). One CTA owns
+// kBlockM query rows of one (sequence, head); each warp owns 16 of them. Q stays in
+// shared memory; K and V tiles stream through one shared buffer each with cp.async, the
+// copy of V[n] overlapping Q * K[n]^T and the copy of K[n+1] overlapping softmax and
+// P * V[n] (FA2's schedule: two tiles in flight with 3 tiles of shared memory).
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/attention/block_info.cuh"
+#include "cuda/attention/epilogue.cuh"
+#include "cuda/attention/fwd_params.hpp"
+#include "cuda/attention/kernel_traits.cuh"
+#include "cuda/attention/mainloop.cuh"
+#include "cuda/attention/mask.cuh"
+#include "cuda/attention/online_softmax.cuh"
+#include "cuda/attention/variants/block_sparse.cuh"
+#include "cuda/attention/variants/head_scale.cuh"
+#include "cuda/attention/variants/key_bias.cuh"
+#include "cuda/attention/variants/sink.cuh"
+#include "cuda/core/cp_async.cuh"
+#include "cuda/core/math.cuh"
+#include "cuda/core/vec_types.cuh"
+
+namespace attnkit::cuda_backend {
+
+/// \brief Grid (ceil(max Sq / kBlockM), Hq, B), kNumThreads threads, Traits::kSmemBytes of
+/// dynamic shared memory.
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_constant__ FwdParams p) {
+  using Elem = typename cuda_core::Half16<Traits::kIsBf16>::Scalar;
+  constexpr int kBlockM = Traits::kBlockM;
+  constexpr int kBlockN = Traits::kBlockN;
+
+  extern __shared__ uint4 smem_buffer[];  // uint4: 16-byte aligned for cp.async / ldmatrix
+  Elem* s_q = reinterpret_cast<Elem*>(smem_buffer);  // (kBlockM, kHeadDim), swizzled
+  Elem* s_k = s_q + Traits::kSmemQElems;              // (kBlockN, kHeadDim), swizzled
+  Elem* s_v = s_k + Traits::kSmemKVElems;             // (kBlockN, kHeadDim), swizzled
+
+  // Causal CTAs of the last query blocks do the most work: launch them first.
+  const int m_block = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+  const int h = blockIdx.y;
+  const int b = blockIdx.z;
+  const BlockInfo info(p, b);
+  const int m0 = m_block * kBlockM;
+  if (m0 >= info.seqlen_q) return;  // varlen: this sequence is shorter than the longest
+  const int m_last = min(m0 + kBlockM, info.seqlen_q) - 1;
+  const int kv_head = h / p.group;
+  const int tid = threadIdx.x;
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+
+  const VisibilityMask mask(p, info.seqlen_q, info.seqlen_k);
+  KvTileSchedule<kBlockN> schedule(p, mask, b, h, m0, m_last);
+  const float scale_log2 = softmax_scale_log2(p, h);
+  const KeyBias bias(p, h);
+  const LearnedSink sink(p, h);
+
+  const Elem* g_q = static_cast<const Elem*>(p.q) + info.q_offset(p.q_stride, b, m0, h);
+  const Elem* g_k = static_cast<const Elem*>(p.k) + info.k_offset(p.k_stride, b, 0, kv_head);
+  const Elem* g_v = static_cast<const Elem*>(p.v) + info.k_offset(p.v_stride, b, 0, kv_head);
+
+  OnlineSoftmax<Traits::kNTilesS, Traits::kNTilesO> softmax;
+  float acc_o[Traits::kNTilesO][4];
+#pragma unroll
+  for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
+    acc_o[nt][0] = acc_o[nt][1] = acc_o[nt][2] = acc_o[nt][3] = 0.0f;
+  }
+
+  int tile = schedule.next();
+  if (tile >= 0) {
+    load_tile<Traits, kBlockM>(s_q, g_q, p.q_stride.row, info.seqlen_q - m0, tid);
+    load_tile<Traits, kBlockN>(s_k, g_k + tile * kBlockN * p.k_stride.row, p.k_stride.row,
+                               info.seqlen_k - tile * kBlockN, tid);
+    cuda_core::cp_async_commit();
+  }
+  while (tile >= 0) {
+    const int next = schedule.next();
+    const int n0 = tile * kBlockN;
+    cuda_core::cp_async_wait<0>();  // K[tile] (and Q) have landed ...
+    __syncthreads();                // ... for every thread, and nobody still reads s_v
+    load_tile<Traits, kBlockN>(s_v, g_v + n0 * p.v_stride.row, p.v_stride.row, info.seqlen_k - n0, tid);
+    cuda_core::cp_async_commit();
+
+    float s[Traits::kNTilesS][4];  // (16, kBlockN) logits of this warp
+    gemm_qk<Traits>(s, s_q, s_k, warp, lane);
+
+    const bool partial = mask.template classify<kBlockN>(m0, m_last, n0) == TileKind::kPartial;
+    if (partial || bias.template touches<kBlockN>(n0)) {
+      const int row0 = m0 + warp * 16 + lane / 4;
+      const int col0 = n0 + 2 * (lane % 4);
+#pragma unroll
+      for (int nt = 0; nt < Traits::kNTilesS; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = row0 + 8 * (e / 2);
+          const int j = col0 + nt * 8 + (e % 2);
+          const float x = bias.apply(j, s[nt][e] * scale_log2);
+          s[nt][e] = partial && !mask.visible(i, j) ? cuda_core::neg_inf() : x;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < Traits::kNTilesS; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[nt][e] *= scale_log2;
+      }
+    }
+
+    cuda_core::cp_async_wait<0>();  // V[tile] has landed ...
+    __syncthreads();                // ... and every warp is done reading s_k
+    if (next >= 0) {
+      load_tile<Traits, kBlockN>(s_k, g_k + next * kBlockN * p.k_stride.row, p.k_stride.row,
+                                 info.seqlen_k - next * kBlockN, tid);
+      cuda_core::cp_async_commit();
+    }
+
+    softmax.update(s, acc_o);
+    gemm_pv<Traits>(acc_o, s, s_v, lane);
+    tile = next;
+  }
+
+  float out_scale[2], lse[2];
+  softmax.finalize(sink.logit, sink.logit_log2, out_scale, lse);
+  write_output<Traits>(p, info, b, h, m0 + warp * 16, acc_o, out_scale, lse);
+}
+
+}  // namespace attnkit::cuda_backend

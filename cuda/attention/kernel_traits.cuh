@@ -1,0 +1,76 @@
+// Tile shapes of the forward kernel. Tuning is data: one constexpr row per
+// (arch class, head dim); the kernel and the launcher read only this table.
+#pragma once
+
+#include "cuda/core/smem_swizzle.cuh"
+
+namespace attnkit::cuda_backend {
+
+/// Kernel families. Only the mma.sync family exists today; it also runs on sm_90.
+enum class ArchClass : int { kSm80 = 80 };
+
+struct TileConfig {
+  ArchClass arch;
+  int head_dim;
+  int block_m;  // query rows per CTA: 16 per warp
+  int block_n;  // keys per main-loop step
+  int warps;
+};
+
+// Every row uses block_n = 64 so that block-mask blocks of 64 or 128 keys map onto 1 or 2
+// whole kv tiles, and block_m = 64 so that a CTA's rows fall in one mask row for
+// block_q in {64, 128}. Shared memory is Q + K + V tiles of (64, D) 16-bit elements:
+// 24 KB (d64), 48 KB (d128), 96 KB (d256, needs the opt-in above 48 KB).
+inline constexpr TileConfig kTileTable[] = {
+    {ArchClass::kSm80, /*head_dim=*/64, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
+    {ArchClass::kSm80, /*head_dim=*/128, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
+    // d256: (16, 256) fp32 output accumulators per warp are 128 registers per lane, so
+    // warps stay at 16 rows and the CTA at 4 warps.
+    {ArchClass::kSm80, /*head_dim=*/256, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
+};
+
+/// \brief The table row for (arch, head dim); a missing row fails to compile.
+constexpr TileConfig tile_config(ArchClass arch, int head_dim) {
+  for (const TileConfig& c : kTileTable) {
+    if (c.arch == arch && c.head_dim == head_dim) return c;
+  }
+  return TileConfig{arch, 0, 0, 0, 0};
+}
+
+/// \brief Compile-time shapes of one kernel instance.
+template <int kHeadDim_, bool kIsBf16_, ArchClass kArch_ = ArchClass::kSm80>
+struct KernelTraits {
+  static constexpr TileConfig kConfig = tile_config(kArch_, kHeadDim_);
+  static_assert(kConfig.head_dim == kHeadDim_, "no tile table row for this head dim");
+
+  static constexpr bool kIsBf16 = kIsBf16_;
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kBlockM = kConfig.block_m;
+  static constexpr int kBlockN = kConfig.block_n;
+  static constexpr int kNumWarps = kConfig.warps;
+  static constexpr int kNumThreads = kNumWarps * 32;
+
+  static_assert(kBlockM == 16 * kNumWarps, "each warp owns 16 query rows");
+  static_assert(kBlockN == 64, "block-mask mapping assumes 64-key tiles (mask blocks 64 / 128)");
+  static_assert(kBlockM == 64, "a CTA must fall in one block-mask row for block_q in {64, 128}");
+  static_assert(kHeadDim % 64 == 0, "the smem swizzle needs rows of >= 8 16-byte chunks");
+
+  static constexpr int kNTilesS = kBlockN / 8;     // n8 tiles of S per warp
+  static constexpr int kNTilesO = kHeadDim / 8;    // n8 tiles of O per warp
+  static constexpr int kKStepsQK = kHeadDim / 16;  // k16 steps of Q * K^T
+  static constexpr int kKStepsPV = kBlockN / 16;   // k16 steps of P * V
+
+  using QTile = cuda_core::SwizzledTile<kHeadDim>;   // (kBlockM, kHeadDim)
+  using KVTile = cuda_core::SwizzledTile<kHeadDim>;  // (kBlockN, kHeadDim)
+  static constexpr int kSmemQElems = kBlockM * kHeadDim;
+  static constexpr int kSmemKVElems = kBlockN * kHeadDim;
+  static constexpr int kSmemBytes = (kSmemQElems + 2 * kSmemKVElems) * 2;
+
+  // Each thread copies whole 16-byte chunks; tiles must split evenly over the CTA.
+  static constexpr int kChunksPerRow = kHeadDim / 8;
+  static_assert((kBlockM * kChunksPerRow) % kNumThreads == 0, "Q tile must split over threads");
+  static_assert((kBlockN * kChunksPerRow) % kNumThreads == 0, "K/V tile must split over threads");
+  static_assert(kSmemBytes <= 160 * 1024, "must fit sm_80's 163 KB opt-in shared memory");
+};
+
+}  // namespace attnkit::cuda_backend

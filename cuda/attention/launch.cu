@@ -1,0 +1,298 @@
+// select_kernel and run_forward of the CUDA backend: the one place that turns a validated
+// call into a FwdParams block and picks the (head dim, dtype) instance.
+#include "cuda/attention/launch.hpp"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "cuda/attention/fwd_launch.hpp"
+#include "cuda/attention/fwd_params.hpp"
+#include "cuda/attention/kernel_traits.cuh"
+
+namespace attnkit::cuda_backend {
+namespace {
+
+// Every row of the tile table shares these (kernel_traits.cuh static_asserts them), and
+// block-mask support depends on them.
+constexpr int kTileQ = tile_config(ArchClass::kSm80, 128).block_m;
+constexpr int kTileK = tile_config(ArchClass::kSm80, 128).block_n;
+constexpr int64_t kMaxGridYZ = 65535;
+constexpr int64_t kMaxSeqLen = int64_t{1} << 30;  // positions and windows are int in the kernel
+
+Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
+Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
+Status cuda_error(const std::string& what, cudaError_t err) {
+  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
+}
+
+/// Runtime head dim -> template argument (the one switch on this axis).
+template <class Fn>
+Status switch_head_dim(int64_t head_dim, Fn&& fn) {
+  switch (head_dim) {
+    case 64: return fn(std::integral_constant<int, 64>{});
+    case 128: return fn(std::integral_constant<int, 128>{});
+    case 256: return fn(std::integral_constant<int, 256>{});
+    default: return not_supported("head dim " + std::to_string(head_dim) +
+                                  ": the CUDA kernel supports head dims 64, 128 and 256");
+  }
+}
+
+/// Runtime dtype -> template argument (true = bf16).
+template <class Fn>
+Status switch_dtype(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::kBFloat16: return fn(std::true_type{});
+    case DType::kFloat16: return fn(std::false_type{});
+    default: return not_supported(std::string("dtype ") + dtype_name(dtype) +
+                                  ": the CUDA kernel supports float16 and bfloat16 Q/K/V/O");
+  }
+}
+
+/// cp.async copies 16-byte chunks of Q/K/V rows and O is stored in pairs, so every base
+/// pointer must be 16-byte aligned and every non-last stride a multiple of 8 elements.
+Status check_row_alignment(const TensorView& t, const char* name) {
+  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) {
+    return invalid(std::string(name) + ".data is not 16-byte aligned: the CUDA kernel needs 16-byte aligned base pointers");
+  }
+  for (int dim = 0; dim + 1 < t.rank; ++dim) {
+    if (t.stride[dim] % 8 != 0) {
+      return invalid(std::string(name) + ".stride[" + std::to_string(dim) + "] = " + std::to_string(t.stride[dim]) +
+                     ": the CUDA kernel needs row strides that are multiples of 8 elements");
+    }
+  }
+  return Status::ok();
+}
+
+const char* dtype_tag(DType dtype) { return dtype == DType::kBFloat16 ? "bf16" : "fp16"; }
+
+int clamp_int(int64_t value, int64_t lo, int64_t hi) { return static_cast<int>(std::clamp(value, lo, hi)); }
+
+/// Batched [B, S, H, X] or varlen [total, H, X] strides of a query- or key-side tensor.
+RowStrides row_strides(const TensorView& t, bool varlen) {
+  RowStrides s;
+  if (varlen) {
+    s.row = t.stride[0];
+    s.head = t.stride[1];
+  } else {
+    s.batch = t.stride[0];
+    s.row = t.stride[1];
+    s.head = t.stride[2];
+  }
+  return s;
+}
+
+FwdParams build_params(const detail::Problem& problem, const AttentionParams& a) {
+  FwdParams p;
+  const bool varlen = problem.varlen;
+  p.q = a.q.data;
+  p.k = a.k.data;
+  p.v = a.v.data;
+  p.o = a.o.data;
+  p.q_stride = row_strides(a.q, varlen);
+  p.k_stride = row_strides(a.k, varlen);
+  p.v_stride = row_strides(a.v, varlen);
+  p.o_stride = row_strides(a.o, varlen);
+  p.batch = static_cast<int>(problem.batch);
+  p.hq = static_cast<int>(problem.hq);
+  p.group = static_cast<int>(problem.group);
+  p.seqlen_q = static_cast<int>(problem.max_sq);
+  p.seqlen_k = static_cast<int>(problem.max_sk);
+  if (varlen) {
+    p.maybe_cu_seqlens_q = static_cast<const int32_t*>(a.cu_seqlens_q.data);
+    p.maybe_cu_seqlens_k = static_cast<const int32_t*>(a.cu_seqlens_k.data);
+  }
+  if (problem.has_lse) {
+    p.maybe_lse = static_cast<float*>(a.lse.data);
+    if (varlen) {  // [Hq, total_q]
+      p.lse_head_stride = a.lse.stride[0];
+      p.lse_row_stride = a.lse.stride[1];
+    } else {  // [B, Hq, Sq]
+      p.lse_batch_stride = a.lse.stride[0];
+      p.lse_head_stride = a.lse.stride[1];
+      p.lse_row_stride = a.lse.stride[2];
+    }
+  }
+
+  // A window wider than Sq + Sk masks nothing more than one of exactly that width.
+  const int64_t span = problem.max_sq + problem.max_sk;
+  p.causal = a.causal;
+  p.window_left = a.window_left < 0 ? -1 : clamp_int(a.window_left, 0, span);
+  p.window_right = a.window_right < 0 ? -1 : clamp_int(a.window_right, 0, span);
+  p.sink_tokens = clamp_int(a.sink_tokens, 0, problem.max_sk + 1);
+
+  p.scale = static_cast<float>(problem.scale);
+  if (problem.has_head_scale) {
+    p.maybe_head_scale = static_cast<const float*>(a.head_scale.data);
+    p.head_scale_stride = a.head_scale.stride[0];
+  }
+  if (problem.has_bias) {
+    p.maybe_log_gamma = static_cast<const float*>(a.log_gamma.data);
+    p.log_gamma_stride = a.log_gamma.stride[0];
+    p.bias_begin = clamp_int(a.bias_begin, 0, problem.max_sk + 1);
+    p.bias_end = clamp_int(a.bias_end, 0, problem.max_sk + 1);
+  }
+  if (problem.has_sink) {
+    p.maybe_sink_logit = static_cast<const float*>(a.sink_logit.data);
+    p.sink_logit_stride = a.sink_logit.stride[0];
+  }
+  if (problem.has_block_mask) {
+    const BlockMask& m = a.block_mask;
+    p.maybe_kv_count = static_cast<const int32_t*>(m.kv_count.data);
+    p.maybe_kv_index = static_cast<const int32_t*>(m.kv_index.data);
+    for (int d = 0; d < 3; ++d) p.kv_count_stride[d] = m.kv_count.stride[d];
+    for (int d = 0; d < 4; ++d) p.kv_index_stride[d] = m.kv_index.stride[d];
+    p.mask_batch = static_cast<int>(m.kv_count.shape[0]);
+    p.mask_group = static_cast<int>(problem.hq / m.kv_count.shape[1]);
+    p.mask_nqb = static_cast<int>(m.kv_count.shape[2]);
+    p.mask_nkb = static_cast<int>(problem.mask_nkb);
+    p.mask_max_kv = static_cast<int>(m.kv_index.shape[3]);
+    p.mask_block_q = m.block_q;
+    p.mask_block_k = m.block_k;
+  }
+  if (problem.has_rectify) {
+    const Rectification& r = a.rectify;
+    p.maybe_rectify_r = static_cast<const float*>(r.r.data);
+    p.maybe_rectify_c = static_cast<const float*>(r.c.data);
+    for (int d = 0; d < 3; ++d) p.rectify_r_stride[d] = r.r.stride[d];
+    for (int d = 0; d < 4; ++d) p.rectify_c_stride[d] = r.c.stride[d];
+    p.rectify_block_q = r.block_q;
+    p.rectify_nqb = static_cast<int>(r.r.shape[2]);
+  }
+  if (problem.has_gate) {
+    const TensorView& g = a.gate.g;
+    p.maybe_gate = g.data;
+    p.gate_elementwise = problem.gate_elementwise;
+    p.gate_is_float32 = g.dtype == DType::kFloat32;
+    p.gate_sigmoid = a.gate.activation == GateActivation::kSigmoid;
+    if (varlen) {  // [total_q, Hq] or [total_q, Hq, Dv]
+      p.gate_stride.row = g.stride[0];
+      p.gate_stride.head = g.stride[1];
+      p.gate_col_stride = problem.gate_elementwise ? g.stride[2] : 0;
+    } else {  // [B, Sq, Hq] or [B, Sq, Hq, Dv]
+      p.gate_stride.batch = g.stride[0];
+      p.gate_stride.row = g.stride[1];
+      p.gate_stride.head = g.stride[2];
+      p.gate_col_stride = problem.gate_elementwise ? g.stride[3] : 0;
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+Status select_kernel(const detail::Problem& problem, const AttentionParams& params, detail::KernelChoice* choice) {
+  if (problem.dtype != DType::kBFloat16 && problem.dtype != DType::kFloat16) {
+    return not_supported(std::string("dtype ") + dtype_name(problem.dtype) +
+                         ": the CUDA kernel supports float16 and bfloat16 Q/K/V/O");
+  }
+  if (problem.dv != problem.d) {
+    return not_supported("Dv = " + std::to_string(problem.dv) + " with D = " + std::to_string(problem.d) +
+                         ": the CUDA kernel needs Dv == D");
+  }
+  if (problem.d != 64 && problem.d != 128 && problem.d != 256) {
+    return not_supported("head dim " + std::to_string(problem.d) +
+                         ": the CUDA kernel supports head dims 64, 128 and 256");
+  }
+  if (problem.batch > kMaxGridYZ || problem.hq > kMaxGridYZ) {
+    return not_supported("batch = " + std::to_string(problem.batch) + ", Hq = " + std::to_string(problem.hq) +
+                         ": the CUDA kernel supports at most 65535 of each");
+  }
+  if (problem.max_sq >= kMaxSeqLen || problem.max_sk >= kMaxSeqLen) {
+    return not_supported("sequence length " + std::to_string(std::max(problem.max_sq, problem.max_sk)) +
+                         ": the CUDA kernel supports sequences shorter than 2^30");
+  }
+  if (problem.has_block_mask && (params.block_mask.block_k % kTileK != 0 || params.block_mask.block_q % kTileQ != 0)) {
+    return not_supported("block_mask block sizes " + std::to_string(params.block_mask.block_q) + "x" +
+                         std::to_string(params.block_mask.block_k) +
+                         ": the CUDA kernel supports block_q and block_k in {64, 128}");
+  }
+  if (problem.has_rectify && params.rectify.block_q <= 0) {
+    return invalid("rectify.block_q = " + std::to_string(params.rectify.block_q) + ": expected a positive block size");
+  }
+  for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
+                                std::pair{&params.o, "o"}}) {
+    Status s = check_row_alignment(*t, name);
+    if (!s) return s;
+  }
+  if (problem.varlen && (params.cu_seqlens_q.stride[0] != 1 || params.cu_seqlens_k.stride[0] != 1)) {
+    return invalid("cu_seqlens_q / cu_seqlens_k: the CUDA kernel needs contiguous cu_seqlens (stride 1)");
+  }
+
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
+  int major = 0, minor = 0, sms = 0, smem_optin = 0;
+  if ((err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess) {
+    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
+  }
+  if (major < 8) {
+    return not_supported("device " + std::to_string(device) + " is sm_" + std::to_string(major) +
+                         std::to_string(minor) + ": the CUDA kernel needs sm_80 or newer");
+  }
+
+  int smem = 0;
+  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
+    return switch_head_dim(problem.d, [&](auto head_dim) -> Status {
+      constexpr int kD = decltype(head_dim)::value;
+      constexpr bool kBf16 = decltype(is_bf16)::value;
+      cudaFuncAttributes attributes{};
+      const cudaError_t e = fwd_kernel_attributes<kD, kBf16>(&attributes);
+      if (e != cudaSuccess) {
+        return not_supported("no forward kernel image for sm_" + std::to_string(major) + std::to_string(minor) +
+                             " (" + cudaGetErrorString(e) +
+                             "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
+                             std::to_string(major) + std::to_string(minor));
+      }
+      smem = fwd_smem_bytes<kD, kBf16>();
+      return Status::ok();
+    });
+  });
+  if (!status) return status;
+  if (smem > smem_optin) {
+    return not_supported("head dim " + std::to_string(problem.d) + " needs " + std::to_string(smem) +
+                         " bytes of shared memory per block; device " + std::to_string(device) + " allows " +
+                         std::to_string(smem_optin));
+  }
+
+  choice->backend = detail::Backend::kCuda;
+  choice->kernel = std::string("fwd_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  const TileConfig config = tile_config(ArchClass::kSm80, static_cast<int>(problem.d));
+  choice->tile_q = config.block_m;
+  choice->tile_k = config.block_n;
+  choice->num_warps = config.warps;
+  choice->why = "FlashAttention-2 style mma.sync kernel (sm_80 family) on sm_" + std::to_string(major) +
+                std::to_string(minor) + " with " + std::to_string(sms) + " SMs: " + std::to_string(config.block_m) +
+                " query rows x " + std::to_string(config.block_n) + " keys per step, " +
+                std::to_string(config.warps) + " warps, " + std::to_string(smem / 1024) + " KB shared memory";
+  if (problem.has_block_mask) {
+    choice->why += "; block mask " + std::to_string(params.block_mask.block_q) + "x" +
+                   std::to_string(params.block_mask.block_k) + " walked as " +
+                   std::to_string(params.block_mask.block_k / kTileK) + " kv tile(s) per listed block";
+  }
+  return Status::ok();
+}
+
+Status run_forward(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice) {
+  if (choice.backend != detail::Backend::kCuda) {
+    return Status(StatusCode::kInternal, "cuda_backend::run_forward called with a non-CUDA kernel choice");
+  }
+  if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
+  const FwdParams p = build_params(problem, params);
+  const int64_t grid_m = (problem.max_sq + kTileQ - 1) / kTileQ;
+  const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
+  return switch_dtype(problem.dtype, [&](auto is_bf16) {
+    return switch_head_dim(problem.d, [&](auto head_dim) {
+      return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value>(p, static_cast<int>(grid_m), stream);
+    });
+  });
+}
+
+}  // namespace attnkit::cuda_backend

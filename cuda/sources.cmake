@@ -1,0 +1,12 @@
+# CUDA sources of the attnkit library (included by the top-level CMakeLists.txt when the
+# CUDA backend is on). One forward instance per (head dim, dtype): drop a line to trim.
+target_sources(attnkit PRIVATE
+  cuda/attention/launch.cu
+  cuda/attention/instances/fwd_d64_bf16.cu
+  cuda/attention/instances/fwd_d64_fp16.cu
+  cuda/attention/instances/fwd_d128_bf16.cu
+  cuda/attention/instances/fwd_d128_fp16.cu
+  cuda/attention/instances/fwd_d256_bf16.cu
+  cuda/attention/instances/fwd_d256_fp16.cu
+  cuda/block_mask/block_mask_ops.cu
+)
