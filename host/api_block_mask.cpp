@@ -17,10 +17,12 @@ namespace {
 
 using detail::invalid;
 
+#ifndef ATTNKIT_WITH_CUDA
 Status not_built_with_cuda(const char* what) {
   return Status(StatusCode::kNotSupported,
                 std::string(what) + ": the tensors live on a CUDA device but attnkit was built without CUDA");
 }
+#endif
 
 /// Structure of a compressed mask: kv_count int32 [Bm, Hm, NQB], kv_index int32
 /// [Bm, Hm, NQB, max_kv] with max_kv <= nkb, both on `device`, positive block sizes.

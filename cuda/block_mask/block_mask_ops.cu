@@ -54,9 +54,15 @@ __global__ void to_dense_kernel(const int32_t* count, RowView count_view, const 
   int64_t n = count[count_view.row_offset(row)];
   n = n < 0 ? 0 : (n > max_kv ? max_kv : n);
   const int32_t* idx = index + index_view.row_offset(row);
-  for (int64_t e = 0; e < n; ++e) {  // same rule as the host: out-of-range entries are skipped
+  // The forward kernel's rule (docs/api.md): an entry is used when it lies in [0, nkb) and
+  // above the last used entry, so the dense view shows exactly the blocks that run.
+  int64_t last = -1;
+  for (int64_t e = 0; e < n; ++e) {
     const int64_t kb = idx[e * index_view.stride[3]];
-    if (kb >= 0 && kb < nkb) d[kb * dense_view.stride[3]] = 1;
+    if (kb > last && kb < nkb) {
+      d[kb * dense_view.stride[3]] = 1;
+      last = kb;
+    }
   }
 }
 

@@ -59,9 +59,13 @@ void block_mask_to_dense(const BlockMask& mask, const TensorView& dense_out) {
       for (int64_t q = 0; q < dense_out.shape[2]; ++q) {
         for (int64_t k = 0; k < nkb; ++k) d[at4(dense_out, b, h, q, k)] = 0;
         const int64_t n = effective_count(count[at3(mask.kv_count, b, h, q)], max_kv);
+        int64_t last = -1;  // the kernels' rule: in range and above the last used entry
         for (int64_t e = 0; e < n; ++e) {
           const int64_t kb = index[at4(mask.kv_index, b, h, q, e)];
-          if (kb >= 0 && kb < nkb) d[at4(dense_out, b, h, q, kb)] = 1;
+          if (kb > last && kb < nkb) {
+            d[at4(dense_out, b, h, q, kb)] = 1;
+            last = kb;
+          }
         }
       }
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct GpuCase {
   bool gate_packed = false;  // elementwise gate read in place beside Q ([..., 2D] buffer)
   bool lse = true;
 };
+
+/// gtest prints parameters in test listings: show the case name, not its bytes.
+inline void PrintTo(const GpuCase& c, std::ostream* os) { *os << c.name; }
 
 /// Host storage of one call and the params over it.
 struct BuiltCall {

@@ -100,6 +100,20 @@ TEST(BlockMask, ToDenseSkipsOutOfRangeEntriesAndClampsCounts) {
   EXPECT_EQ(std::vector<uint8_t>(dense.ptr<uint8_t>(), dense.ptr<uint8_t>() + 12), want);
 }
 
+TEST(BlockMask, ToDenseFollowsTheKernelsRuleForUnsortedRows) {
+  // An entry is used when in range and above the last used one (docs/api.md), as the
+  // CUDA kernel walks rows. Row {2, 1, 3}: 1 is skipped. Row {3, 0, 1}: only 3 is used.
+  HostTensor count = make_int32({1, 1, 2}, {3, 3});
+  HostTensor index = make_int32({1, 1, 2, 3}, {2, 1, 3, 3, 0, 1});
+  BlockMask mask;
+  mask.kv_count = count.view;
+  mask.kv_index = index.view;
+  HostTensor dense(DType::kUInt8, {1, 1, 2, 4});
+  ASSERT_TRUE(attnkit::block_mask_to_dense(mask, dense.view).is_ok());
+  const std::vector<uint8_t> want = {0, 0, 1, 1, 0, 0, 0, 1};
+  EXPECT_EQ(std::vector<uint8_t>(dense.ptr<uint8_t>(), dense.ptr<uint8_t>() + 8), want);
+}
+
 TEST(BlockMask, CheckerCountsEachBadEntryOnce) {
   // NKB = 4, max_kv = 3.
   //  row 0: count 3: {0, 2, 3}             valid                          -> 0
