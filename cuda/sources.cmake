@@ -9,4 +9,5 @@ target_sources(attnkit PRIVATE
   cuda/attention/instances/fwd_d256_bf16.cu
   cuda/attention/instances/fwd_d256_fp16.cu
   cuda/block_mask/block_mask_ops.cu
+  cuda/decode/decode_launch.cu
 )

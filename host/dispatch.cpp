@@ -7,6 +7,7 @@
 #include "host/reference/forward.hpp"
 #ifdef ATTNKIT_WITH_CUDA
 #include "cuda/attention/launch.hpp"
+#include "cuda/decode/decode_launch.hpp"
 #endif
 
 namespace attnkit::detail {
@@ -20,12 +21,13 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
                   "parallel over (batch, head))";
     return Status::ok();
   }
-  if (pr.paged) {
-    return Status(StatusCode::kNotSupported,
-                  "paged_kv: a paged KV cache in CUDA memory needs the decode kernel, which is not built yet; "
-                  "host tensors run on the CPU backend");
-  }
 #ifdef ATTNKIT_WITH_CUDA
+  // SPEC 9: few query rows per sequence (decoding, speculative verification) or a paged
+  // cache go to the split-KV decode kernel; everything else to the prefill kernel.
+  if (pr.paged || pr.max_sq <= kDecodeMaxQueryRows) {
+    Status s = cuda_backend::select_decode_kernel(pr, p, choice);
+    if (s || pr.paged) return s;  // a paged cache has no other CUDA kernel
+  }
   return cuda_backend::select_kernel(pr, p, choice);
 #else
   (void)p;
@@ -38,6 +40,7 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
 Status run_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
   if (choice.backend == Backend::kCpu) return reference::forward(pr, p);
 #ifdef ATTNKIT_WITH_CUDA
+  if (choice.family == KernelFamily::kDecode) return cuda_backend::run_decode(pr, p, choice);
   return cuda_backend::run_forward(pr, p, choice);
 #else
   return Status(StatusCode::kInternal, "a CUDA kernel was chosen in a build without CUDA");
@@ -48,6 +51,7 @@ std::string describe(const Problem& pr, const KernelChoice& c) {
   std::ostringstream s;
   s << "backend=" << (c.backend == Backend::kCpu ? "cpu" : "cuda") << " kernel=" << c.kernel;
   if (c.tile_q > 0) s << " tile=" << c.tile_q << "x" << c.tile_k << " warps=" << c.num_warps;
+  if (c.num_splits > 0) s << " splits=" << c.num_splits;
   s << " | B=" << pr.batch << " Hq=" << pr.hq << " Hkv=" << pr.hkv << " Sq=" << pr.max_sq << " Sk=" << pr.max_sk
     << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype) << (pr.varlen ? " varlen" : "")
     << (pr.paged ? " paged_kv(page_size=" + std::to_string(pr.page_size) + ")" : std::string());

@@ -263,6 +263,7 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   }
 
   choice->backend = detail::Backend::kCuda;
+  choice->family = detail::KernelFamily::kPrefill;
   choice->kernel = std::string("fwd_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
   const TileConfig config = tile_config(ArchClass::kSm80, static_cast<int>(problem.d));
   choice->tile_q = config.block_m;
