@@ -10,4 +10,10 @@ target_sources(attnkit PRIVATE
   cuda/attention/instances/fwd_d256_fp16.cu
   cuda/block_mask/block_mask_ops.cu
   cuda/decode/decode_launch.cu
+  cuda/decode/instances/decode_d64_bf16.cu
+  cuda/decode/instances/decode_d64_fp16.cu
+  cuda/decode/instances/decode_d128_bf16.cu
+  cuda/decode/instances/decode_d128_fp16.cu
+  cuda/decode/instances/decode_d256_bf16.cu
+  cuda/decode/instances/decode_d256_fp16.cu
 )

@@ -176,6 +176,11 @@ Status resolve_layout(const AttentionParams& p, Problem* pr) {
     if (Status s = resolve_max(p.max_seqlen_q, host, mq, "max_seqlen_q", "cu_seqlens_q", &pr->max_sq); !s) return s;
   } else {
     pr->batch = p.q.shape[0];
+    // Cross-check K before sizing per-sequence vectors by a batch nobody has confirmed.
+    if (!pr->paged && !pr->varlen && p.k.shape[0] != pr->batch) {
+      return invalid("k.shape[0] = " + std::to_string(p.k.shape[0]) + ": expected B = " + std::to_string(pr->batch) +
+                     " (Q's)");
+    }
     pr->max_sq = p.q.shape[1];
     pr->total_q = pr->batch * pr->max_sq;
     for (int64_t b = 0; b < pr->batch; ++b) {
@@ -195,9 +200,6 @@ Status resolve_layout(const AttentionParams& p, Problem* pr) {
       if (Status s = read_cu_seqlens(p.cu_seqlens_k, "cu_seqlens_k", pr->total_k, &pr->k_start, &pr->sk, &mk); !s) return s;
     }
     return resolve_max(p.max_seqlen_k, host, mk, "max_seqlen_k", "cu_seqlens_k", &pr->max_sk);
-  }
-  if (p.k.shape[0] != pr->batch) {
-    return invalid("k.shape[0] = " + std::to_string(p.k.shape[0]) + ": expected B = " + std::to_string(pr->batch) + " (Q's)");
   }
   pr->max_sk = p.k.shape[1];
   pr->total_k = pr->batch * pr->max_sk;

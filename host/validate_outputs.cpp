@@ -1,6 +1,7 @@
 #include "host/validate_outputs.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "host/validate.hpp"
@@ -31,8 +32,32 @@ Status check_tensor_view(const TensorView& t, const std::string& name, DeviceKin
     return invalid(name + ".stride[" + std::to_string(t.rank - 1) + "] = " + std::to_string(t.stride[t.rank - 1]) +
                    ": expected 1 (the last dimension must be contiguous)");
   }
-  if (t.numel() > 0 && t.data == nullptr) {
+  // Every offset is computed in int64 (docs/reliability.md): a non-empty view whose element
+  // count or largest byte offset does not fit addresses no real memory, and computing
+  // either would overflow. (Not numel(): [13, 3, 2^63 - 1, 0] overflows it.)
+  bool empty = false;
+  for (int i = 0; i < t.rank; ++i) empty = empty || t.shape[i] == 0;
+  if (!empty) {
+    int64_t count = 1, last = 0, reach = 0;
+    bool overflow = false;
+    for (int i = 0; i < t.rank && !overflow; ++i) {
+      overflow = __builtin_mul_overflow(count, t.shape[i], &count) ||
+                 __builtin_mul_overflow(t.shape[i] - 1, t.stride[i], &reach) || __builtin_add_overflow(last, reach, &last);
+    }
+    overflow = overflow || __builtin_add_overflow(last, int64_t{1}, &reach) ||
+               __builtin_mul_overflow(reach, int64_t{dtype_size(t.dtype)}, &reach);
+    if (overflow) {
+      return invalid(name + ": shape " + shape_string(t) + " with its strides addresses more than 2^63 bytes; " +
+                     "expected an element count and byte offsets that fit in int64");
+    }
+  }
+  if (!empty && t.data == nullptr) {
     return invalid(name + ": data is null for a non-empty tensor of shape " + shape_string(t));
+  }
+  // The host backend reads elements through typed pointers, and kernels need at least this.
+  if (reinterpret_cast<uintptr_t>(t.data) % static_cast<uintptr_t>(dtype_size(t.dtype)) != 0) {
+    return invalid(name + ": data is not aligned to its element size (" + std::to_string(dtype_size(t.dtype)) +
+                   " bytes for " + dtype_name(t.dtype) + ")");
   }
   if (t.device != device) {
     return invalid(name + ": lives on " + side_name(t.device) + " but q lives on " + side_name(device) +

@@ -14,7 +14,7 @@
 namespace attnkit::detail {
 
 /// \brief ceil(a / b) for b > 0 (0 otherwise).
-inline int64_t ceil_div(int64_t a, int64_t b) { return b > 0 ? (a + b - 1) / b : 0; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return b > 0 ? a / b + (a % b > 0 ? 1 : 0) : 0; }  // no a + b - 1: a may be 2^63 - 1
 
 /// \brief Structural rules of any tensor argument: rank 1 to 4, non-negative sizes and
 /// strides, contiguous last dimension, non-null data when non-empty, lives on `device`.

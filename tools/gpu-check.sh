@@ -10,7 +10,9 @@
 #   tools/gpu-check.sh build-gpu [--quick]
 # Runs every test binary, compute-sanitizer memcheck and racecheck over a filtered CUDA
 # test run, the benchmarks (JSON) and peers/bench_peers.py (JSON), writes logs to $OUT
-# (default ./gpu-check-out; at most 8 files) and prints a markdown summary table last.
+# (default ./gpu-check-out; at most 8 files: tests.log, sanitizer.log, bench.log,
+# bench_attention.json, bench_decode.json, peers.log, peers.json, summary.md) and prints a
+# markdown summary table last.
 # --quick: fewer benchmarks and peer cases. Exit status: 0 when every step passed.
 set -u
 BUILD=${1:?usage: tools/gpu-check.sh BUILD_DIR [--quick]}
@@ -39,13 +41,18 @@ done
 
 # 2. compute-sanitizer over a short, representative slice of the CUDA tests.
 FILTER='Features/*.MatchesCpuReference/causal_sq_gt_sk_empty_rows_d128_bf16:Features/*/varlen_with_empty_d64_fp16:Features/*/block_mask_64x128_causal_d128_bf16:Features/*/everything_d256_bf16:Features/*/streaming_llm_d64_bf16:CudaBlockMask.*'
+FILTER+=':Decode/*/paged256_everything_d128_bf16:Decode/*/paged256_varlen_q_d64_fp16:Decode/*/long_many_splits_d256_bf16:Decode/*/sq16_causal_gqa8_row_chunks_d128_fp16'
 if [ -x "$CUDA_TESTS" ]; then
+  : > "$OUT/sanitizer.log"
   for tool in memcheck racecheck; do
-    if "$SANITIZER" --tool "$tool" --error-exitcode 99 "$CUDA_TESTS" --gtest_filter="$FILTER" > "$OUT/$tool.log" 2>&1; then
-      row "compute-sanitizer $tool" pass "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/$tool.log" | tail -1)"
+    log=$(mktemp)
+    if "$SANITIZER" --tool "$tool" --error-exitcode 99 "$CUDA_TESTS" --gtest_filter="$FILTER" > "$log" 2>&1; then
+      row "compute-sanitizer $tool" pass "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
     else
-      row "compute-sanitizer $tool" FAIL "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|FAILED' "$OUT/$tool.log" | tail -2 | tr '\n' ' ')"
+      row "compute-sanitizer $tool" FAIL "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|FAILED' "$log" | tail -2 | tr '\n' ' ')"
     fi
+    { echo "== $tool"; cat "$log"; } >> "$OUT/sanitizer.log"
+    rm -f "$log"
   done
 fi
 
@@ -58,6 +65,18 @@ if [ -x "$BUILD/bench/bench_attention" ]; then
     row bench_attention pass "$(grep -c 'TFLOP/s' "$OUT/bench.log") results in bench_attention.json"
   else
     row bench_attention FAIL "see bench.log"
+  fi
+fi
+
+# 3b. Decode benchmarks (GB/s against the measured copy bandwidth); log appended to bench.log.
+if [ -x "$BUILD/bench/bench_decode" ]; then
+  filter='.'
+  [ "$QUICK" = --quick ] && filter='decode/(contiguous|paged16)/b(1|64)/sk(16384|32768)|decode_features/contiguous/(plain|all)'
+  if "$BUILD/bench/bench_decode" --benchmark_filter="$filter" --benchmark_min_time=0.1 \
+       --benchmark_out="$OUT/bench_decode.json" --benchmark_out_format=json >> "$OUT/bench.log" 2>&1; then
+    row bench_decode pass "$(grep -c 'GB/s' "$OUT/bench.log") results in bench_decode.json"
+  else
+    row bench_decode FAIL "see bench.log"
   fi
 fi
 
@@ -85,6 +104,15 @@ fi
     echo "|---|---:|---:|"
     awk '/TFLOP\/s/ { for (i = 1; i <= NF; ++i) if ($i ~ /TFLOP\/s=/) { sub("TFLOP/s=", "", $i); t = $i }
                        printf "| %s | %s | %s |\n", $1, $2, t }' "$OUT/bench.log"
+    if grep -q 'copy_GB/s' "$OUT/bench.log"; then
+      echo
+      echo "| decode benchmark | us | GB/s | of copy |"
+      echo "|---|---:|---:|---:|"
+      awk '/copy_GB\/s/ { g = ""; r = ""
+             for (i = 1; i <= NF; ++i) { if ($i ~ /^GB\/s=/) { g = $i; sub("GB/s=", "", g) }
+                                         if ($i ~ /^of_copy=/) { r = $i; sub("of_copy=", "", r) } }
+             printf "| %s | %s | %s | %s |\n", $1, $2, g, r }' "$OUT/bench.log"
+    fi
   fi
 } | tee "$OUT/summary.md"
 exit $FAILED

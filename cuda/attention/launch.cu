@@ -118,8 +118,10 @@ FwdParams build_params(const detail::Problem& problem, const AttentionParams& a)
     }
   }
 
-  // A window wider than Sq + Sk masks nothing more than one of exactly that width.
-  const int64_t span = problem.max_sq + problem.max_sk;
+  // A window of max(Sq, Sk) already masks nothing (window_left needs >= Sk - 1, window_right
+  // >= Sq - 1), so wider ones clamp to it. Not Sq + Sk: the kernel forms i' +- window in
+  // int, with i' < 2^30, and Sq + Sk can reach 2^31.
+  const int64_t span = std::max(problem.max_sq, problem.max_sk);
   p.causal = a.causal;
   p.window_left = a.window_left < 0 ? -1 : clamp_int(a.window_left, 0, span);
   p.window_right = a.window_right < 0 ? -1 : clamp_int(a.window_right, 0, span);

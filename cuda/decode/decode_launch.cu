@@ -1,15 +1,390 @@
-// Placeholder until the split-KV decode kernel lands: the dispatcher falls back to the
-// prefill kernel, and paged caches on the device are reported as unsupported.
+// select_decode_kernel and run_decode: the one place that turns a validated few-row call
+// (contiguous or paged KV) into a DecodeParams block, picks the (head dim, dtype) instance
+// and the number of key splits, and owns the split-KV workspace.
 #include "cuda/decode/decode_launch.hpp"
 
-namespace attnkit::cuda_backend {
+#include <cuda_runtime.h>
 
-Status select_decode_kernel(const detail::Problem&, const AttentionParams&, detail::KernelChoice*) {
-  return Status(StatusCode::kNotSupported, "paged_kv: the CUDA decode kernel is not built yet; host tensors run on the CPU backend");
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "cuda/decode/decode_instances.hpp"
+#include "cuda/decode/decode_params.hpp"
+
+namespace attnkit::cuda_backend {
+namespace {
+
+constexpr int64_t kMaxSeqLen = int64_t{1} << 30;  // positions and windows are int in the kernel
+constexpr int64_t kMaxCtas = INT_MAX;             // the grid is flattened into blockIdx.x
+constexpr int kKeysPerTile = 64;                  // DecodeTraits::kBlockN, for the split bound
+
+/// Split-KV tuning per head dim (tuning as data). Splits are added until the grid fills
+/// every SM with `ctas_per_sm` CTAs (or fewer when shared memory allows fewer), but never
+/// below `min_keys_per_split` keys per split: a split costs one (D + 2)-float round trip per
+/// packed row in the merge, negligible against 256 keys of K and V.
+struct DecodeSplitTuning {
+  int head_dim;
+  int ctas_per_sm;
+  int min_keys_per_split;
+  int max_splits;
+};
+constexpr DecodeSplitTuning kSplitTuning[] = {
+    {64, 4, 256, 64},
+    {128, 3, 256, 64},
+    {256, 1, 256, 64},  // 144 KB of shared memory per CTA: one per SM
+};
+static_assert(sizeof(kSplitTuning) / sizeof(kSplitTuning[0]) == 3, "one row per supported head dim");
+static_assert(kSplitTuning[0].min_keys_per_split % kKeysPerTile == 0, "splits are whole key tiles");
+
+constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
+  for (const DecodeSplitTuning& t : kSplitTuning) {
+    if (t.head_dim == head_dim) return t;
+  }
+  return kSplitTuning[0];
 }
 
-Status run_decode(const detail::Problem&, const AttentionParams&, const detail::KernelChoice&) {
-  return Status(StatusCode::kInternal, "run_decode: no decode kernel in this build");
+Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
+Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
+Status cuda_error(const std::string& what, cudaError_t err) {
+  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
+}
+
+/// Runtime head dim -> template argument (the one switch on this axis).
+template <class Fn>
+Status switch_head_dim(int64_t head_dim, Fn&& fn) {
+  switch (head_dim) {
+    case 64: return fn(std::integral_constant<int, 64>{});
+    case 128: return fn(std::integral_constant<int, 128>{});
+    case 256: return fn(std::integral_constant<int, 256>{});
+    default: return not_supported("head dim " + std::to_string(head_dim) +
+                                  ": the CUDA decode kernel supports head dims 64, 128 and 256");
+  }
+}
+
+/// Runtime dtype -> template argument (true = bf16).
+template <class Fn>
+Status switch_dtype(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::kBFloat16: return fn(std::true_type{});
+    case DType::kFloat16: return fn(std::false_type{});
+    default: return not_supported(std::string("dtype ") + dtype_name(dtype) +
+                                  ": the CUDA decode kernel supports float16 and bfloat16 Q/K/V/O");
+  }
+}
+
+/// cp.async copies 16-byte chunks of Q/K/V rows (contiguous or paged) and O is stored in
+/// 16-byte chunks, so every base pointer must be 16-byte aligned and every non-last stride
+/// a multiple of 8 elements.
+Status check_row_alignment(const TensorView& t, const char* name) {
+  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) {
+    return invalid(std::string(name) + ".data is not 16-byte aligned: the CUDA decode kernel needs 16-byte aligned base pointers");
+  }
+  for (int dim = 0; dim + 1 < t.rank; ++dim) {
+    if (t.stride[dim] % 8 != 0) {
+      return invalid(std::string(name) + ".stride[" + std::to_string(dim) + "] = " + std::to_string(t.stride[dim]) +
+                     ": the CUDA decode kernel needs row strides that are multiples of 8 elements");
+    }
+  }
+  return Status::ok();
+}
+
+const char* dtype_tag(DType dtype) { return dtype == DType::kBFloat16 ? "bf16" : "fp16"; }
+
+int clamp_int(int64_t value, int64_t lo, int64_t hi) { return static_cast<int>(std::clamp(value, lo, hi)); }
+
+RowStrides row_strides(const TensorView& t, bool varlen) {
+  RowStrides s;
+  if (varlen) {
+    s.row = t.stride[0];
+    s.head = t.stride[1];
+  } else {
+    s.batch = t.stride[0];
+    s.row = t.stride[1];
+    s.head = t.stride[2];
+  }
+  return s;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// Everything select_decode_kernel learns about the device and the instance.
+struct DecodePlan {
+  int major = 0, minor = 0, sms = 0;
+  int smem = 0;
+  int rows_per_cta = 0;
+  int64_t row_chunks = 0;
+  int num_splits = 1;
+};
+
+DecodeParams build_params(const detail::Problem& problem, const AttentionParams& a, const DecodePlan& plan) {
+  DecodeParams d;
+  FwdParams& p = d.fwd;
+  const bool varlen = problem.varlen;  // Q varlen (and K/V too unless paged)
+  p.q = a.q.data;
+  p.k = a.k.data;
+  p.v = a.v.data;
+  p.o = a.o.data;
+  p.q_stride = row_strides(a.q, varlen);
+  p.o_stride = row_strides(a.o, varlen);
+  p.batch = static_cast<int>(problem.batch);
+  p.hq = static_cast<int>(problem.hq);
+  p.group = static_cast<int>(problem.group);
+  p.seqlen_q = static_cast<int>(problem.max_sq);
+  p.seqlen_k = static_cast<int>(problem.max_sk);
+  d.hkv = static_cast<int>(problem.hkv);
+  d.max_seqlen_q = static_cast<int>(problem.max_sq);
+  if (varlen) {
+    p.maybe_cu_seqlens_q = static_cast<const int32_t*>(a.cu_seqlens_q.data);
+    d.cu_seqlens_q_stride = a.cu_seqlens_q.stride[0];
+  }
+  if (problem.paged) {
+    const TensorView& table = a.paged_kv.page_table;
+    d.maybe_page_table = static_cast<const int32_t*>(table.data);
+    d.page_table_stride[0] = table.stride[0];
+    d.page_table_stride[1] = table.stride[1];
+    d.maybe_seqlens_k = static_cast<const int32_t*>(a.paged_kv.seqlens_k.data);
+    d.seqlens_k_stride = a.paged_kv.seqlens_k.stride[0];
+    d.page_size = static_cast<int>(problem.page_size);
+    d.page_capacity = clamp_int(table.shape[1] * problem.page_size, 0, INT_MAX);
+    d.k_page_stride = a.k.stride[0];
+    d.k_slot_stride = a.k.stride[1];
+    d.k_head_stride = a.k.stride[2];
+    d.v_page_stride = a.v.stride[0];
+    d.v_slot_stride = a.v.stride[1];
+    d.v_head_stride = a.v.stride[2];
+  } else {
+    p.k_stride = row_strides(a.k, varlen);
+    p.v_stride = row_strides(a.v, varlen);
+    if (varlen) {
+      p.maybe_cu_seqlens_k = static_cast<const int32_t*>(a.cu_seqlens_k.data);
+      d.cu_seqlens_k_stride = a.cu_seqlens_k.stride[0];
+    }
+  }
+  if (problem.has_lse) {
+    p.maybe_lse = static_cast<float*>(a.lse.data);
+    if (varlen) {  // [Hq, total_q]
+      p.lse_head_stride = a.lse.stride[0];
+      p.lse_row_stride = a.lse.stride[1];
+    } else {  // [B, Hq, Sq]
+      p.lse_batch_stride = a.lse.stride[0];
+      p.lse_head_stride = a.lse.stride[1];
+      p.lse_row_stride = a.lse.stride[2];
+    }
+  }
+
+  // A left window of Sk - 1 or a right window of Sq - 1 already masks nothing, so clamping to
+  // max(Sq, Sk) keeps the mask and keeps i' +- window below 2^31 (positions are int).
+  const int64_t span = std::max(problem.max_sq, problem.max_sk);
+  p.causal = a.causal;
+  p.window_left = a.window_left < 0 ? -1 : clamp_int(a.window_left, 0, span);
+  p.window_right = a.window_right < 0 ? -1 : clamp_int(a.window_right, 0, span);
+  p.sink_tokens = clamp_int(a.sink_tokens, 0, problem.max_sk + 1);
+
+  p.scale = static_cast<float>(problem.scale);
+  if (problem.has_head_scale) {
+    p.maybe_head_scale = static_cast<const float*>(a.head_scale.data);
+    p.head_scale_stride = a.head_scale.stride[0];
+  }
+  if (problem.has_bias) {
+    p.maybe_log_gamma = static_cast<const float*>(a.log_gamma.data);
+    p.log_gamma_stride = a.log_gamma.stride[0];
+    p.bias_begin = clamp_int(a.bias_begin, 0, problem.max_sk + 1);
+    p.bias_end = clamp_int(a.bias_end, 0, problem.max_sk + 1);
+  }
+  if (problem.has_sink) {
+    p.maybe_sink_logit = static_cast<const float*>(a.sink_logit.data);
+    p.sink_logit_stride = a.sink_logit.stride[0];
+  }
+  if (problem.has_block_mask) {
+    const BlockMask& m = a.block_mask;
+    p.maybe_kv_count = static_cast<const int32_t*>(m.kv_count.data);
+    p.maybe_kv_index = static_cast<const int32_t*>(m.kv_index.data);
+    for (int k = 0; k < 3; ++k) p.kv_count_stride[k] = m.kv_count.stride[k];
+    for (int k = 0; k < 4; ++k) p.kv_index_stride[k] = m.kv_index.stride[k];
+    p.mask_batch = static_cast<int>(m.kv_count.shape[0]);
+    p.mask_group = static_cast<int>(problem.hq / m.kv_count.shape[1]);
+    p.mask_nqb = static_cast<int>(m.kv_count.shape[2]);
+    p.mask_nkb = static_cast<int>(problem.mask_nkb);
+    p.mask_max_kv = static_cast<int>(m.kv_index.shape[3]);
+    p.mask_block_q = m.block_q;
+    p.mask_block_k = m.block_k;
+  }
+  if (problem.has_rectify) {
+    const Rectification& r = a.rectify;
+    p.maybe_rectify_r = static_cast<const float*>(r.r.data);
+    p.maybe_rectify_c = static_cast<const float*>(r.c.data);
+    for (int k = 0; k < 3; ++k) p.rectify_r_stride[k] = r.r.stride[k];
+    for (int k = 0; k < 4; ++k) p.rectify_c_stride[k] = r.c.stride[k];
+    p.rectify_block_q = r.block_q;
+    p.rectify_nqb = static_cast<int>(r.r.shape[2]);
+  }
+  if (problem.has_gate) {
+    const TensorView& g = a.gate.g;
+    p.maybe_gate = g.data;
+    p.gate_elementwise = problem.gate_elementwise;
+    p.gate_is_float32 = g.dtype == DType::kFloat32;
+    p.gate_sigmoid = a.gate.activation == GateActivation::kSigmoid;
+    if (varlen) {  // [total_q, Hq] or [total_q, Hq, Dv]
+      p.gate_stride.row = g.stride[0];
+      p.gate_stride.head = g.stride[1];
+      p.gate_col_stride = problem.gate_elementwise ? g.stride[2] : 0;
+    } else {  // [B, Sq, Hq] or [B, Sq, Hq, Dv]
+      p.gate_stride.batch = g.stride[0];
+      p.gate_stride.row = g.stride[1];
+      p.gate_stride.head = g.stride[2];
+      p.gate_col_stride = problem.gate_elementwise ? g.stride[3] : 0;
+    }
+  }
+  d.num_splits = plan.num_splits;
+  d.row_chunks = static_cast<int>(plan.row_chunks);
+  return d;
+}
+
+/// The one function behind select_decode_kernel and run_decode: checks, device and
+/// instance queries, and the split count.
+Status plan_decode(const detail::Problem& problem, const AttentionParams& params, DecodePlan* plan) {
+  if (problem.dtype != DType::kBFloat16 && problem.dtype != DType::kFloat16) {
+    return not_supported(std::string("dtype ") + dtype_name(problem.dtype) +
+                         ": the CUDA decode kernel supports float16 and bfloat16 Q/K/V/O");
+  }
+  if (problem.dv != problem.d) {
+    return not_supported("Dv = " + std::to_string(problem.dv) + " with D = " + std::to_string(problem.d) +
+                         ": the CUDA decode kernel needs Dv == D");
+  }
+  if (problem.d != 64 && problem.d != 128 && problem.d != 256) {
+    return not_supported("head dim " + std::to_string(problem.d) +
+                         ": the CUDA decode kernel supports head dims 64, 128 and 256");
+  }
+  if (problem.max_sq >= kMaxSeqLen || problem.max_sk >= kMaxSeqLen || problem.page_size >= kMaxSeqLen) {
+    return not_supported("sequence length " + std::to_string(std::max(problem.max_sq, problem.max_sk)) +
+                         ": the CUDA decode kernel supports sequences (and pages) shorter than 2^30");
+  }
+  if (problem.hq >= kMaxSeqLen || problem.batch >= kMaxSeqLen) {
+    return not_supported("batch = " + std::to_string(problem.batch) + ", Hq = " + std::to_string(problem.hq) +
+                         ": the CUDA decode kernel supports fewer than 2^30 of each");
+  }
+  for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
+                                std::pair{&params.o, "o"}}) {
+    if (Status s = check_row_alignment(*t, name); !s) return s;
+  }
+
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
+  int smem_optin = 0, smem_per_sm = 0;
+  if ((err = cudaDeviceGetAttribute(&plan->major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&plan->minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&plan->sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device)) != cudaSuccess) {
+    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
+  }
+  if (plan->major < 8) {
+    return not_supported("device " + std::to_string(device) + " is sm_" + std::to_string(plan->major) +
+                         std::to_string(plan->minor) + ": the CUDA decode kernel needs sm_80 or newer");
+  }
+  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
+    return switch_head_dim(problem.d, [&](auto head_dim) -> Status {
+      constexpr int kD = decltype(head_dim)::value;
+      constexpr bool kBf16 = decltype(is_bf16)::value;
+      cudaFuncAttributes attributes{};
+      const cudaError_t e = decode_kernel_attributes<kD, kBf16>(&attributes);
+      if (e != cudaSuccess) {
+        return not_supported("no decode kernel image for sm_" + std::to_string(plan->major) + std::to_string(plan->minor) +
+                             " (" + cudaGetErrorString(e) + "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
+                             std::to_string(plan->major) + std::to_string(plan->minor));
+      }
+      plan->smem = decode_smem_bytes<kD, kBf16>();
+      plan->rows_per_cta = decode_rows_per_cta<kD, kBf16>();
+      return Status::ok();
+    });
+  });
+  if (!status) return status;
+  if (plan->smem > smem_optin) {
+    return not_supported("head dim " + std::to_string(problem.d) + " needs " + std::to_string(plan->smem) +
+                         " bytes of shared memory per block in the decode kernel; device " + std::to_string(device) +
+                         " allows " + std::to_string(smem_optin));
+  }
+
+  plan->row_chunks = std::max<int64_t>(1, ceil_div(problem.group * problem.max_sq, plan->rows_per_cta));
+  const int64_t base_ctas = problem.batch * problem.hkv * plan->row_chunks;
+  const DecodeSplitTuning tuning = split_tuning(problem.d);
+  const int64_t ctas_per_sm = std::max<int64_t>(1, std::min<int64_t>(tuning.ctas_per_sm, smem_per_sm / (plan->smem + 1024)));
+  const int64_t want = ceil_div(plan->sms * ctas_per_sm, std::max<int64_t>(1, base_ctas));
+  const int64_t by_length = std::max<int64_t>(1, problem.max_sk / tuning.min_keys_per_split);
+  plan->num_splits = static_cast<int>(std::clamp<int64_t>(std::min(want, by_length), 1, tuning.max_splits));
+  if (base_ctas * plan->num_splits > kMaxCtas) {
+    return not_supported("batch x Hkv x row chunks = " + std::to_string(base_ctas) +
+                         ": the CUDA decode grid holds at most 2^31 - 1 CTAs");
+  }
+  const int64_t merge_items = problem.batch * problem.max_sq * problem.hq * (problem.d / 8);
+  if (plan->num_splits > 1 && ceil_div(merge_items, 256) > kMaxCtas) plan->num_splits = 1;
+  return Status::ok();
+}
+
+}  // namespace
+
+Status select_decode_kernel(const detail::Problem& problem, const AttentionParams& params, detail::KernelChoice* choice) {
+  DecodePlan plan;
+  if (Status s = plan_decode(problem, params, &plan); !s) return s;
+  *choice = detail::KernelChoice{};
+  choice->backend = detail::Backend::kCuda;
+  choice->family = detail::KernelFamily::kDecode;
+  choice->kernel = std::string("decode_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  const int64_t packed = problem.group * problem.max_sq;
+  choice->tile_q = static_cast<int>(std::min<int64_t>(plan.rows_per_cta, ceil_div(std::max<int64_t>(packed, 1), 16) * 16));
+  choice->tile_k = kKeysPerTile;
+  choice->num_warps = 4;
+  choice->num_splits = plan.num_splits;
+  choice->why = "split-KV decode kernel (flash-decoding, mma.sync, sm_80 family) on sm_" + std::to_string(plan.major) +
+                std::to_string(plan.minor) + " with " + std::to_string(plan.sms) + " SMs: GQA packing of " +
+                std::to_string(problem.group) + " query heads x " + std::to_string(problem.max_sq) +
+                " rows per kv head into 16-row mma tiles, so K and V are read once per kv head; " +
+                (problem.paged ? "paged KV cache (page size " + std::to_string(problem.page_size) + ")"
+                               : std::string(problem.varlen ? "contiguous varlen KV" : "contiguous batched KV")) +
+                " streamed in " + std::to_string(kKeysPerTile) + "-key cp.async double-buffered tiles; " +
+                std::to_string(plan.num_splits) + " key split(s) per sequence" +
+                (plan.num_splits > 1 ? " merged by LSE in a second kernel" : ", O written directly") + "; " +
+                std::to_string(plan.smem / 1024) + " KB shared memory";
+  return Status::ok();
+}
+
+Status run_decode(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice) {
+  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kDecode) {
+    return Status(StatusCode::kInternal, "cuda_backend::run_decode called with a non-decode kernel choice");
+  }
+  if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
+  DecodePlan plan;
+  if (Status s = plan_decode(problem, params, &plan); !s) return s;
+  plan.num_splits = std::max(1, choice.num_splits);  // what explain() reported is what runs
+  DecodeParams p = build_params(problem, params, plan);
+  const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
+
+  // Workspace (splits > 1): float32 o [splits, B, max_sq, Hq, D], then (m, l) pairs.
+  void* workspace = nullptr;
+  if (p.num_splits > 1) {
+    const int64_t slots = static_cast<int64_t>(p.num_splits) * problem.batch * problem.max_sq * problem.hq;
+    const size_t bytes = static_cast<size_t>(slots) * static_cast<size_t>(problem.d + 2) * sizeof(float);
+    const cudaError_t err = cudaMallocAsync(&workspace, bytes, stream);
+    if (err != cudaSuccess) {
+      return cuda_error("cudaMallocAsync of the " + std::to_string(bytes) + "-byte split-KV workspace failed", err);
+    }
+    p.maybe_partial_o = static_cast<float*>(workspace);
+    p.maybe_partial_ml = p.maybe_partial_o + slots * problem.d;
+  }
+  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
+    return switch_head_dim(problem.d, [&](auto head_dim) {
+      return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value>(p, stream);
+    });
+  });
+  if (workspace != nullptr) {
+    const cudaError_t err = cudaFreeAsync(workspace, stream);
+    if (err != cudaSuccess && status.is_ok()) return cuda_error("cudaFreeAsync of the split-KV workspace failed", err);
+  }
+  return status;
 }
 
 }  // namespace attnkit::cuda_backend

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "host/numeric.hpp"
 
@@ -79,6 +80,7 @@ bool visible(const AttentionParams& p, const HeadData& hd, int64_t i, int64_t j)
 void row_softmax(const AttentionParams& p, const HeadData& hd, int64_t i, RowSoftmax* row, int64_t restrict_from) {
   row->s.assign(static_cast<size_t>(hd.sk), kNegInf);
   double max_s = kNegInf;
+  bool nan_logit = false;
   const double* q = hd.q.data() + i * hd.d;
   for (int64_t j = std::max<int64_t>(0, restrict_from); j < hd.sk; ++j) {
     if (!visible(p, hd, i, j)) continue;
@@ -89,7 +91,11 @@ void row_softmax(const AttentionParams& p, const HeadData& hd, int64_t i, RowSof
     if (j >= hd.bias_begin && j < hd.bias_end) s += hd.log_gamma;
     row->s[j] = s;
     max_s = std::max(max_s, s);
+    nan_logit = nan_logit || std::isnan(s);
   }
+  // std::max skips NaN, which would turn a row whose logits are all NaN into an "empty"
+  // row (O = 0, LSE = -inf). A NaN must reach the outputs it touches (docs/reliability.md).
+  if (nan_logit) max_s = std::numeric_limits<double>::quiet_NaN();
   row->no_keys = max_s == kNegInf;
   row->m = std::max(max_s, hd.sink);  // SPEC 4: the sink joins the max before any exp
   row->l = 0.0;

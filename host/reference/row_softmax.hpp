@@ -47,7 +47,7 @@ struct RowSoftmax {
   bool no_keys = true;
 
   double prob(int64_t j) const { return no_keys || s[j] == kNegInf ? 0.0 : std::exp(s[j] - m) / l; }
-  double lse() const { return l > 0.0 ? m + std::log(l) : kNegInf; }
+  double lse() const { return !(l <= 0.0) ? m + std::log(l) : kNegInf; }  // a NaN l stays NaN
 };
 
 /// \brief Computes the logits and softmax state of query row i. `restrict_from` limits the

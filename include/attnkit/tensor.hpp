@@ -47,9 +47,13 @@ struct TensorView {
 
   /// \brief Number of elements (product of the shape).
   int64_t numel() const {
-    int64_t n = rank > 0 ? 1 : 0;
-    for (int i = 0; i < rank; ++i) n *= shape[i];
-    return n;
+    if (rank <= 0 || rank > kMaxRank) return 0;
+    for (int i = 0; i < rank; ++i) {
+      if (shape[i] <= 0) return 0;
+    }
+    uint64_t n = 1;  // unsigned: a product past 2^63 wraps instead of being undefined
+    for (int i = 0; i < rank; ++i) n *= static_cast<uint64_t>(shape[i]);
+    return static_cast<int64_t>(n);  // validation rejects shapes whose count overflows
   }
 
   /// \brief A row-major contiguous view of `shape`.
@@ -66,10 +70,10 @@ struct TensorView {
     }
     int i = 0;
     for (int64_t s : shape) t.shape[i++] = s;
-    int64_t acc = 1;
+    uint64_t acc = 1;  // unsigned for the same reason as numel()
     for (int d = t.rank - 1; d >= 0; --d) {
-      t.stride[d] = acc;
-      acc *= t.shape[d] > 0 ? t.shape[d] : 1;
+      t.stride[d] = static_cast<int64_t>(acc);
+      acc *= t.shape[d] > 0 ? static_cast<uint64_t>(t.shape[d]) : 1;
     }
     return t;
   }

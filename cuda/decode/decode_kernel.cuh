@@ -1,0 +1,309 @@
+// The split-KV decode kernel (flash-decoding) and its LSE merge. One CTA: one sequence,
+// one kv head, up to kRowsPerCta packed (query row, query head) rows, one split of the
+// visible keys. K/V tiles of 64 keys stream through a cp.async double buffer (contiguous
+// or paged rows alike, 16-byte chunks); each warp computes S = Q K^T and O += P V with
+// mma.sync m16n8k16 on its (16 rows, 16 keys) steps, with its own online softmax; the
+// warps' states combine through shared memory at the end.
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/core/cp_async.cuh"
+#include "cuda/core/ldmatrix.cuh"
+#include "cuda/core/math.cuh"
+#include "cuda/core/mma.cuh"
+#include "cuda/core/vec_types.cuh"
+#include "cuda/decode/decode_epilogue.cuh"
+#include "cuda/decode/decode_params.hpp"
+#include "cuda/decode/decode_rows.cuh"
+#include "cuda/decode/decode_seq.cuh"
+#include "cuda/decode/decode_traits.cuh"
+
+namespace attnkit::cuda_backend {
+
+/// The keys one CTA may need, as a virtual range [0, n): the StreamingLLM sink tokens
+/// [0, n_sink) followed by the window [window_begin, end). Keys in the gap between them
+/// and keys past the last row's causal / right-window limit are never loaded.
+struct DecodeKeyRange {
+  int n_sink = 0;
+  int window_begin = 0;
+  int n = 0;
+
+  __device__ DecodeKeyRange(const FwdParams& p, int pos_first, int pos_last, int seqlen_k) {
+    int64_t end = seqlen_k;
+    if (p.causal && pos_last + int64_t{1} < end) end = pos_last + int64_t{1};
+    if (p.window_right >= 0 && pos_last + int64_t{p.window_right} + 1 < end) end = pos_last + int64_t{p.window_right} + 1;
+    if (end < 0) end = 0;
+    if (p.window_left >= 0) {
+      int64_t begin = pos_first - int64_t{p.window_left};
+      begin = begin < 0 ? 0 : (begin > end ? end : begin);
+      window_begin = static_cast<int>(begin);
+      n_sink = p.sink_tokens < window_begin ? p.sink_tokens : window_begin;
+    }
+    n = n_sink + static_cast<int>(end) - window_begin;
+  }
+
+  /// \brief Key index of virtual position v.
+  __device__ __forceinline__ int key(int v) const { return v < n_sink ? v : window_begin + (v - n_sink); }
+};
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const DecodeParams p) {
+  using Elem = typename Traits::Elem;
+  using Tile = typename Traits::Tile;
+  constexpr int kD = Traits::kHeadDim;
+  constexpr int kBlockN = Traits::kBlockN;
+  constexpr int kChunks = Traits::kChunks;
+  constexpr bool kIsBf16 = Traits::kIsBf16;
+
+  extern __shared__ __align__(16) unsigned char smem[];
+  Elem* s_k = reinterpret_cast<Elem*>(smem);               // (kStages, kBlockN, kD)
+  Elem* s_v = s_k + Traits::kStages * Traits::kKvTileElems;  // (kStages, kBlockN, kD)
+  Elem* s_q = s_v + Traits::kStages * Traits::kKvTileElems;  // (kRowsPerCta, kD)
+
+  const FwdParams& f = p.fwd;
+  int flat = static_cast<int>(blockIdx.x);
+  const int split = flat % p.num_splits;
+  flat /= p.num_splits;
+  const int hk = flat % p.hkv;
+  flat /= p.hkv;
+  const int chunk = flat % p.row_chunks;
+  const int b = flat / p.row_chunks;
+
+  const DecodeSeq seq(p, b);
+  const int group = f.group;
+  const int row0 = chunk * Traits::kRowsPerCta;  // packed row r = i * group + (h - hk * group)
+  const int rows = min(Traits::kRowsPerCta, group * seq.seqlen_q - row0);
+  if (rows <= 0) return;  // past this sequence's rows: nothing to write, the merge skips them
+
+  const int m_tiles = rows <= 16 ? 1 : (rows <= 32 ? 2 : 4);
+  const int key_groups = Traits::kNumWarps / m_tiles;
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int m_tile = warp % m_tiles;
+  const int key_group = warp / m_tiles;
+
+  const int offset = seq.seqlen_k - seq.seqlen_q;
+  const DecodeKeyRange keys(f, row0 / group + offset, (row0 + rows - 1) / group + offset, seq.seqlen_k);
+  const int num_tiles = (keys.n + kBlockN - 1) / kBlockN;
+  const int tiles_per_split = (num_tiles + p.num_splits - 1) / p.num_splits;
+  const int tile_begin = min(split * tiles_per_split, num_tiles);
+  const int tile_end = min(tile_begin + tiles_per_split, num_tiles);
+  const int v_end = min(tile_end * kBlockN, keys.n);
+
+  // Q rows of this CTA (zero past `rows`), in the first cp.async group.
+  const Elem* g_q = static_cast<const Elem*>(f.q);
+  for (int idx = threadIdx.x; idx < m_tiles * 16 * kChunks; idx += Traits::kNumThreads) {
+    const int lr = idx / kChunks, c = idx % kChunks;
+    const int r = row0 + lr;
+    const bool valid = lr < rows;
+    const int64_t off = valid ? seq.q_offset(f.q_stride, b, r / group, hk * group + r % group) + 8 * c : 0;
+    cuda_core::cp_async_16(cuda_core::smem_address(s_q + Tile::offset(lr, c)), g_q + off, valid);
+  }
+
+  const Elem* g_k = static_cast<const Elem*>(f.k);
+  const Elem* g_v = static_cast<const Elem*>(f.v);
+  // One K/V tile: keys at virtual positions [tile * kBlockN, + kBlockN); rows past v_end
+  // are zero-filled (never read from memory), so no stale or NaN value meets P * V.
+  auto load_tile = [&](int tile, int stage) {
+    Elem* sk = s_k + stage * Traits::kKvTileElems;
+    Elem* sv = s_v + stage * Traits::kKvTileElems;
+    for (int idx = threadIdx.x; idx < kBlockN * kChunks; idx += Traits::kNumThreads) {
+      const int row = idx / kChunks, c = idx % kChunks;
+      const int v = tile * kBlockN + row;
+      const bool valid = v < v_end;
+      int64_t k_off = 0, v_off = 0;
+      if (valid) {
+        seq.kv_offsets(p, b, hk, keys.key(v), &k_off, &v_off);
+        k_off += 8 * c;
+        v_off += 8 * c;
+      }
+      cuda_core::cp_async_16(cuda_core::smem_address(sk + Tile::offset(row, c)), g_k + k_off, valid);
+      cuda_core::cp_async_16(cuda_core::smem_address(sv + Tile::offset(row, c)), g_v + v_off, valid);
+    }
+  };
+
+  // This lane's two rows of its m tile: g and g + 8.
+  // Padding rows (past `rows`) take row0's state: their Q is zero and nothing reads them.
+  DecodeRow row_state[2];
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int lr = m_tile * 16 + lane / 4 + 8 * rr;
+    const int r = row0 + (lr < rows ? lr : 0);
+    row_state[rr].init(f, b, hk * group + r % group, r / group, seq.seqlen_q, seq.seqlen_k);
+  }
+
+  float acc_o[Traits::kNTilesO][4];
+#pragma unroll
+  for (int nt = 0; nt < Traits::kNTilesO; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc_o[nt][e] = 0.0f;
+  float row_max[2] = {cuda_core::neg_inf(), cuda_core::neg_inf()};  // log2 units
+  float row_sum[2] = {0.0f, 0.0f};                                   // this lane's share
+
+  if (tile_begin < tile_end) load_tile(tile_begin, 0);
+  cuda_core::cp_async_commit();
+
+  for (int t = tile_begin; t < tile_end; ++t) {
+    const int stage = (t - tile_begin) & 1;
+    if (t + 1 < tile_end) load_tile(t + 1, stage ^ 1);
+    cuda_core::cp_async_commit();
+    cuda_core::cp_async_wait<1>();
+    __syncthreads();
+
+    const Elem* sk = s_k + stage * Traits::kKvTileElems;
+    const Elem* sv = s_v + stage * Traits::kKvTileElems;
+    for (int step = key_group; step < Traits::kStepsPerTile; step += key_groups) {
+      const int key_row0 = step * Traits::kStepN;  // (kStepN, kD) slice of the stage
+      const int v0 = t * kBlockN + key_row0;
+      if (v0 >= v_end) break;  // the rest of the tile is past the split
+
+      // S = Q K^T: (16 rows, 16 keys) as two n8 tiles.
+      float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+      for (int kk = 0; kk < Traits::kKSteps; ++kk) {
+        uint32_t a[4], kb[4];
+        cuda_core::ldmatrix_x4(a, cuda_core::smem_address(s_q + Tile::offset(m_tile * 16 + lane % 16, 2 * kk + lane / 16)));
+        cuda_core::ldmatrix_x4(
+            kb, cuda_core::smem_address(sk + Tile::offset(key_row0 + lane % 8 + (lane / 16) * 8, 2 * kk + (lane / 8) % 2)));
+        const uint32_t b0[2] = {kb[0], kb[1]};
+        const uint32_t b1[2] = {kb[2], kb[3]};
+        cuda_core::mma_m16n8k16<kIsBf16>(s[0], a, b0);
+        cuda_core::mma_m16n8k16<kIsBf16>(s[1], a, b1);
+      }
+
+      // SPEC 2-5 per element: s[n][e] is row g + 8 (e / 2), key 8 n + 2 (lane % 4) + e % 2.
+#pragma unroll
+      for (int n = 0; n < 2; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int v = v0 + 8 * n + 2 * (lane % 4) + (e % 2);
+          s[n][e] = v < v_end ? row_state[e / 2].logit(f, s[n][e], keys.key(v)) : cuda_core::neg_inf();
+        }
+
+      // Online softmax (log2 domain); a row that has seen only -inf keeps m = -inf.
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const float step_max = cuda_core::quad_max(fmaxf(fmaxf(s[0][2 * rr], s[0][2 * rr + 1]), fmaxf(s[1][2 * rr], s[1][2 * rr + 1])));
+        const float m_new = fmaxf(row_max[rr], step_max);
+        const float m_use = m_new == cuda_core::neg_inf() ? 0.0f : m_new;
+        const float alpha = cuda_core::exp2_approx(row_max[rr] - m_use);
+        row_max[rr] = m_new;
+        row_sum[rr] *= alpha;
+#pragma unroll
+        for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
+          acc_o[nt][2 * rr] *= alpha;
+          acc_o[nt][2 * rr + 1] *= alpha;
+        }
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            s[n][2 * rr + e] = cuda_core::exp2_approx(s[n][2 * rr + e] - m_use);
+            row_sum[rr] += s[n][2 * rr + e];
+          }
+      }
+
+      // O += P V: the S accumulators are P's A fragment (FA2's register reuse).
+      const uint32_t pa[4] = {cuda_core::pack_pair<kIsBf16>(s[0][0], s[0][1]), cuda_core::pack_pair<kIsBf16>(s[0][2], s[0][3]),
+                              cuda_core::pack_pair<kIsBf16>(s[1][0], s[1][1]), cuda_core::pack_pair<kIsBf16>(s[1][2], s[1][3])};
+#pragma unroll
+      for (int pair = 0; pair < Traits::kNTilesO / 2; ++pair) {
+        uint32_t vb[4];
+        cuda_core::ldmatrix_x4_trans(
+            vb, cuda_core::smem_address(sv + Tile::offset(key_row0 + lane % 8 + ((lane / 8) % 2) * 8, 2 * pair + lane / 16)));
+        const uint32_t b0[2] = {vb[0], vb[1]};
+        const uint32_t b1[2] = {vb[2], vb[3]};
+        cuda_core::mma_m16n8k16<kIsBf16>(acc_o[2 * pair], pa, b0);
+        cuda_core::mma_m16n8k16<kIsBf16>(acc_o[2 * pair + 1], pa, b1);
+      }
+    }
+    __syncthreads();  // the stage is refilled by the next iteration's prefetch
+  }
+  cuda_core::cp_async_wait<0>();
+  __syncthreads();
+
+  // Combine the warps that shared an m tile: each writes its (16, kD) float output and
+  // (m, l) into the K/V stages, which are free now.
+  float* s_o = reinterpret_cast<float*>(smem);                 // (kNumWarps, 16, kD)
+  float* s_ml = s_o + Traits::kNumWarps * 16 * kD;             // (kNumWarps, 16, 2)
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int row = lane / 4 + 8 * rr;
+    const float l = cuda_core::quad_sum(row_sum[rr]);
+#pragma unroll
+    for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
+      *reinterpret_cast<float2*>(s_o + (warp * 16 + row) * kD + nt * 8 + 2 * (lane % 4)) =
+          make_float2(acc_o[nt][2 * rr], acc_o[nt][2 * rr + 1]);
+    }
+    if (lane % 4 == 0) {
+      s_ml[(warp * 16 + row) * 2] = row_max[rr];
+      s_ml[(warp * 16 + row) * 2 + 1] = l;
+    }
+  }
+  __syncthreads();
+
+  for (int idx = threadIdx.x; idx < rows * kChunks; idx += Traits::kNumThreads) {
+    const int lr = idx / kChunks, c = idx % kChunks;
+    const int mt = lr / 16, rr = lr % 16;
+    float m = cuda_core::neg_inf();
+    for (int kg = 0; kg < key_groups; ++kg) m = fmaxf(m, s_ml[((mt + kg * m_tiles) * 16 + rr) * 2]);
+    const float m_use = m == cuda_core::neg_inf() ? 0.0f : m;
+    float l = 0.0f;
+    float o[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    for (int kg = 0; kg < key_groups; ++kg) {
+      const int w = mt + kg * m_tiles;
+      const float scale = cuda_core::exp2_approx(s_ml[(w * 16 + rr) * 2] - m_use);
+      l += s_ml[(w * 16 + rr) * 2 + 1] * scale;
+      const float4* src = reinterpret_cast<const float4*>(s_o + (w * 16 + rr) * kD + 8 * c);
+      const float4 lo = src[0], hi = src[1];
+      o[0] += lo.x * scale; o[1] += lo.y * scale; o[2] += lo.z * scale; o[3] += lo.w * scale;
+      o[4] += hi.x * scale; o[5] += hi.y * scale; o[6] += hi.z * scale; o[7] += hi.w * scale;
+    }
+    const int r = row0 + lr;
+    const int i = r / group, h = hk * group + r % group;
+    if (p.num_splits == 1) {
+      write_final_chunk<kIsBf16>(p, seq, b, i, h, c, o, m, l);
+    } else {
+      write_partial_chunk<kD>(p, split, b, i, h, c, o, m, l);
+    }
+  }
+}
+
+/// Merges the splits of one (b, i, h) row chunk by their LSE and finalises it (sink,
+/// normalisation, LSE, rectification, gate). One thread per 8-column chunk.
+template <class Traits>
+__global__ void __launch_bounds__(256) decode_merge_kernel(const DecodeParams p) {
+  constexpr int kD = Traits::kHeadDim;
+  constexpr int kChunks = Traits::kChunks;
+  const FwdParams& f = p.fwd;
+  const int64_t item = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t total = static_cast<int64_t>(f.batch) * p.max_seqlen_q * f.hq * kChunks;
+  if (item >= total) return;
+  const int c = static_cast<int>(item % kChunks);
+  int64_t rest = item / kChunks;
+  const int h = static_cast<int>(rest % f.hq);
+  rest /= f.hq;
+  const int i = static_cast<int>(rest % p.max_seqlen_q);
+  const int b = static_cast<int>(rest / p.max_seqlen_q);
+  const DecodeSeq seq(p, b);
+  if (i >= seq.seqlen_q) return;
+
+  float m = cuda_core::neg_inf();
+  for (int s = 0; s < p.num_splits; ++s) m = fmaxf(m, p.maybe_partial_ml[2 * partial_slot(p, s, b, i, h)]);
+  const float m_use = m == cuda_core::neg_inf() ? 0.0f : m;
+  float l = 0.0f;
+  float o[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  for (int s = 0; s < p.num_splits; ++s) {
+    const int64_t slot = partial_slot(p, s, b, i, h);
+    const float scale = cuda_core::exp2_approx(p.maybe_partial_ml[2 * slot] - m_use);
+    l += p.maybe_partial_ml[2 * slot + 1] * scale;
+    const float4* src = reinterpret_cast<const float4*>(p.maybe_partial_o + slot * kD + 8 * c);
+    const float4 lo = src[0], hi = src[1];
+    o[0] += lo.x * scale; o[1] += lo.y * scale; o[2] += lo.z * scale; o[3] += lo.w * scale;
+    o[4] += hi.x * scale; o[5] += hi.y * scale; o[6] += hi.z * scale; o[7] += hi.w * scale;
+  }
+  write_final_chunk<Traits::kIsBf16>(p, seq, b, i, h, c, o, m, l);
+}
+
+}  // namespace attnkit::cuda_backend

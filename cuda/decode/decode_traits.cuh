@@ -1,0 +1,49 @@
+// Compile-time shape of the split-KV decode kernel for one (head dim, dtype).
+#pragma once
+
+#include "cuda/core/smem_swizzle.cuh"
+#include "cuda/core/vec_types.cuh"
+
+namespace attnkit::cuda_backend {
+
+/// One CTA packs up to kRowsPerCta query rows of one kv head (the Hq / Hkv query heads
+/// that share it, times the sequence's Sq rows) into 16-row mma tiles, and walks its
+/// split of the keys in tiles of kBlockN. Its 4 warps split each key tile by 16-key
+/// steps when the rows fit in fewer than 4 m tiles, so K and V are read from global
+/// memory once per (kv head, split) whatever the GQA group.
+template <int kHeadDim_, bool kIsBf16_>
+struct DecodeTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr bool kIsBf16 = kIsBf16_;
+  using Elem = typename cuda_core::Half16<kIsBf16>::Scalar;
+  using Tile = cuda_core::SwizzledTile<kHeadDim>;  // rows of kHeadDim, 16-byte chunks swizzled
+
+  static constexpr int kNumWarps = 4;
+  static constexpr int kNumThreads = 32 * kNumWarps;
+  static constexpr int kBlockN = 64;  // keys per pipeline stage
+  static constexpr int kStepN = 16;   // keys per warp step (one m16n8k16 k-slice of P * V)
+  static constexpr int kStepsPerTile = kBlockN / kStepN;
+  static constexpr int kStages = 2;   // cp.async double buffering of K and V
+  // d256 keeps two m tiles: four would need 160 KB of shared memory with Q, over sm_80's 163 KB opt-in
+  // once the combine scratch is counted, and more registers than 128 threads may hold.
+  static constexpr int kMaxMTiles = kHeadDim == 256 ? 2 : 4;
+  static constexpr int kRowsPerCta = 16 * kMaxMTiles;
+  static constexpr int kChunks = kHeadDim / 8;  // 16-byte chunks per row
+  static constexpr int kKSteps = kHeadDim / 16;
+  static constexpr int kNTilesO = kHeadDim / 8;
+
+  static constexpr int kKvTileElems = kBlockN * kHeadDim;                    // (kBlockN, kHeadDim)
+  static constexpr int kSmemKvBytes = 2 * kStages * kKvTileElems * 2;         // K and V stages
+  static constexpr int kSmemQBytes = kRowsPerCta * kHeadDim * 2;              // (kRowsPerCta, kHeadDim)
+  static constexpr int kSmemBytes = kSmemKvBytes + kSmemQBytes;
+  // After the main loop the K/V stages hold each warp's (16, kHeadDim) float output and its
+  // (m, l) pairs for the cross-warp combine.
+  static constexpr int kCombineBytes = kNumWarps * 16 * kHeadDim * 4 + kNumWarps * 16 * 2 * 4;
+
+  static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dims 64, 128, 256");
+  static_assert(kBlockN % kStepN == 0 && kStepsPerTile == kNumWarps, "a tile is one step per warp at most");
+  static_assert(kCombineBytes <= kSmemKvBytes, "the combine scratch reuses the K/V stages");
+  static_assert(kNumThreads % kChunks == 0, "loaders cover whole rows per pass");
+};
+
+}  // namespace attnkit::cuda_backend
