@@ -1,0 +1,73 @@
+// Compiles cuda/attention/fwd_kernel.cuh and cuda/attention/launch.cu with the host
+// compiler. The PTX wrappers come from shadow/cuda/core (first on the include path); the
+// CUDA built-ins from emu_runtime.hpp; launch_fwd, which holds the <<<>>> launch, is
+// defined here on top of attnkit_emu::run_grid. Nothing under cuda/ is edited.
+#include "emulated_forward.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "emu_runtime.hpp"
+#include "host/dispatch.hpp"
+#include "host/problem.hpp"
+#include "host/validate.hpp"
+
+// The device-only spellings the host headers of CUDA leave undefined for g++.
+#define __launch_bounds__(...)
+#define __expf(x) expf(x)  // the intrinsic's approximation error is not emulated
+using std::max;            // the kernel's unqualified min / max on int
+using std::min;
+
+// Compile the kernel and launcher into their own namespace, so that they can neither
+// collide with nor be interposed by the real (GPU) ones inside libattnkit.
+#define cuda_backend cuda_backend_emu
+#include "cuda/attention/fwd_kernel.cuh"
+#include "cuda/attention/launch.cu"
+
+namespace attnkit::cuda_backend {
+
+// What fwd_kernel declares as `extern __shared__ uint4 smem_buffer[]`: the largest
+// opt-in shared memory kernel_traits.cuh allows.
+constexpr size_t kSharedCapacity = 160 * 1024;
+alignas(128) uint4 smem_buffer[kSharedCapacity / sizeof(uint4)];
+
+template <int kHeadDim, bool kIsBf16>
+Status launch_fwd(const FwdParams& params, int grid_m, cudaStream_t) {
+  using Traits = KernelTraits<kHeadDim, kIsBf16>;
+  attnkit_emu::set_shared_memory(smem_buffer, sizeof(smem_buffer));
+  attnkit_emu::LaunchConfig config;
+  config.grid = dim3(static_cast<unsigned>(grid_m), static_cast<unsigned>(params.hq),
+                     static_cast<unsigned>(params.batch));
+  config.threads = Traits::kNumThreads;
+  config.smem_bytes = Traits::kSmemBytes;
+  const std::string error = attnkit_emu::run_grid(config, [&params] { fwd_kernel<Traits>(params); });
+  if (!error.empty()) return Status(StatusCode::kInternal, "emulated fwd_kernel: " + error);
+  return Status::ok();
+}
+
+template <int kHeadDim, bool kIsBf16>
+cudaError_t fwd_kernel_attributes(cudaFuncAttributes*) {
+  return cudaSuccess;
+}
+
+template <int kHeadDim, bool kIsBf16>
+int fwd_smem_bytes() {
+  return KernelTraits<kHeadDim, kIsBf16>::kSmemBytes;
+}
+
+}  // namespace attnkit::cuda_backend
+
+namespace attnkit_emu {
+
+attnkit::Status emulated_forward(const attnkit::AttentionParams& params) {
+  attnkit::detail::Problem problem;
+  attnkit::Status s = attnkit::detail::validate_attention(params, attnkit::detail::CallKind::kForward, &problem);
+  if (!s) return s;
+  attnkit::detail::KernelChoice choice;
+  choice.backend = attnkit::detail::Backend::kCuda;
+  return attnkit::cuda_backend::run_forward(problem, params, choice);
+}
+
+}  // namespace attnkit_emu
+
+#undef cuda_backend

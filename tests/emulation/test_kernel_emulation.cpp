@@ -1,0 +1,365 @@
+// The real forward kernel, emulated on the CPU, against the CPU reference: a curated,
+// small-shape subset of the GPU feature cases (tests/cuda/test_cuda_forward.cpp), built by
+// the same build_call and held to the same tolerances. Runs without a GPU, in CI.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attnkit/attention.hpp"
+#include "cuda/attention_gpu_case.hpp"
+#include "emu_runtime.hpp"
+#include "emulated_forward.hpp"
+
+namespace attnkit_test {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kLseTolerance = 1e-3;  // as tests/cuda: absolute, plus fp32 resolution of huge values
+
+/// One curated case: a GpuCase (its name is the test name) at one head dim and dtype.
+struct EmuCase {
+  GpuCase c;
+  int64_t d = 64;
+  DType dtype = DType::kBFloat16;
+};
+
+void PrintTo(const EmuCase& e, std::ostream* os) { *os << e.c.name; }
+
+/// \brief A GpuCase with small shapes: one batch, two heads, the given lengths.
+GpuCase small(const std::string& name, int64_t sq, int64_t sk) {
+  GpuCase c;
+  c.name = name;
+  c.batch = 1;
+  c.hq = c.hkv = 2;
+  c.sq = sq;
+  c.sk = sk;
+  return c;
+}
+
+EmuCase at(GpuCase c, int64_t d, DType dtype) {
+  c.name += "_d" + std::to_string(d) + (dtype == DType::kBFloat16 ? "_bf16" : "_fp16");
+  return EmuCase{c, d, dtype};
+}
+
+// Shapes stay around 70-260 with odd tails so every case covers partial kv tiles and
+// partial query blocks while an emulated CTA stays cheap; most cases are one or two
+// heads and one batch. Head dim 64 carries the features, 128 and 256 the tile shapes.
+std::vector<EmuCase> curated_cases() {
+  constexpr DType kBf16 = DType::kBFloat16;
+  constexpr DType kFp16 = DType::kFloat16;
+  std::vector<EmuCase> v;
+  {
+    GpuCase c = small("dense_bshd_batch2", 97, 131);
+    c.batch = 2;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("dense_bhsd", 75, 140);
+    c.bhsd = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("causal_sq_lt_sk", 70, 203);
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("causal_sq_gt_sk_empty_rows", 140, 45);  // rows 0-94 see no key: O = 0, LSE = -inf
+    c.causal = true;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("window_left_sink_tokens_gap_skip", 230, 230);  // the last CTA skips the tile between sinks and window
+    c.hq = c.hkv = 1;
+    c.causal = true;
+    c.window_left = 20;
+    c.sink_tokens = 5;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("window_left_right", 100, 137);
+    c.window_left = 30;
+    c.window_right = 10;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("gqa_4to1_causal_no_lse", 75, 90);
+    c.hq = 4;
+    c.hkv = 1;
+    c.causal = true;
+    c.lse = false;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("varlen_gqa_with_empty_sequences", 0, 0);  // (9 queries, 0 keys) and (0, 0)
+    c.hq = 4;
+    c.varlen_q = {70, 0, 9, 33};
+    c.varlen_k = {90, 0, 0, 17};
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("head_scale_key_bias_neg_inf", 80, 130);
+    c.causal = true;
+    c.head_scale = {0.5, 2.0};
+    c.log_gamma = {1.0, -kInf};
+    c.bias_begin = 10;
+    c.bias_end = 90;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("learned_sink_rows_without_keys", 100, 40);
+    c.causal = true;
+    c.sink_logit = {0.5, -kInf};
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("learned_sink_huge_all_keys_biased_out", 70, 100);  // head 1: every key -inf, only the sink
+    c.sink_logit = {1e4, 2.0};
+    c.log_gamma = {0.3, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 100;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("gate_headwise_f32_sigmoid_varlen", 0, 0);
+    c.varlen_q = {33, 80};
+    c.varlen_k = {40, 71};
+    c.gate = GateKind::kHeadwise;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("gate_elementwise_qdtype_identity", 70, 70);
+    c.gate = GateKind::kElementwise;
+    c.gate_float32 = false;
+    c.gate_sigmoid = false;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("gate_elementwise_packed_in_place_causal", 77, 77);
+    c.gate = GateKind::kElementwise;
+    c.gate_packed = true;
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("rectify_block_q64_causal", 130, 100);
+    c.causal = true;
+    c.rectify_block_q = 64;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("block_mask_64x64_empty_rows_bm1", 140, 140);
+    c.batch = 2;
+    c.mask_block_q = 64;
+    c.mask_block_k = 64;
+    c.mask_density = 0.5;
+    c.mask_empty_rows = true;
+    c.mask_batch_broadcast = true;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("block_mask_64x128_hm_eq_hkv_causal", 130, 260);
+    c.hq = 4;
+    c.mask_heads = 2;
+    c.mask_block_q = 64;
+    c.mask_block_k = 128;
+    c.mask_density = 0.6;
+    c.mask_empty_rows = true;
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("everything", 130, 150);
+    c.hq = 4;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 8;
+    c.head_scale = {1.2, 0.8};
+    c.log_gamma = {-0.5, 0.4, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 4;
+    c.sink_logit = {0.3, -0.2, 2.0};
+    c.mask_block_q = 128;
+    c.mask_block_k = 64;
+    c.mask_density = 0.7;
+    c.mask_heads = 2;
+    c.rectify_block_q = 128;
+    c.gate = GateKind::kElementwise;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("everything", 130, 150);  // as the d64 case, in fp16 and head dim 128
+    c.hq = 4;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 8;
+    c.head_scale = {1.2, 0.8};
+    c.log_gamma = {-0.5, 0.4, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 4;
+    c.sink_logit = {0.3, -0.2, 2.0};
+    c.mask_block_q = 64;
+    c.mask_block_k = 128;
+    c.mask_density = 0.7;
+    c.mask_heads = 1;
+    c.rectify_block_q = 64;
+    c.gate = GateKind::kHeadwise;
+    c.gate_float32 = false;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("causal_bhsd_batch2", 90, 130);
+    c.hq = c.hkv = 1;
+    c.batch = 2;
+    c.bhsd = true;
+    c.causal = true;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("gqa_window_sink_gate", 100, 120);
+    c.hkv = 1;
+    c.causal = true;
+    c.window_left = 40;
+    c.sink_logit = {0.7, -1.0};
+    c.gate = GateKind::kHeadwise;
+    v.push_back(at(c, 128, kBf16));
+  }
+  {
+    GpuCase c = small("dense", 70, 100);
+    c.hq = c.hkv = 1;
+    v.push_back(at(c, 256, kBf16));
+  }
+  {
+    GpuCase c = small("causal_varlen", 0, 0);
+    c.hq = c.hkv = 1;
+    c.varlen_q = {33, 70};
+    c.varlen_k = {50, 70};
+    c.causal = true;
+    v.push_back(at(c, 256, kFp16));
+  }
+  return v;
+}
+
+/// What one emulated run produced against the reference.
+struct Outcome {
+  attnkit::Status status;
+  ErrorStats o;
+  ErrorStats lse;
+  double lse_worst = 0.0;  // |got - ref| / (1 + 1e-4 |ref|) over finite pairs
+  bool has_lse = false;
+
+  bool within(const Tolerance& tol) const {
+    return status.is_ok() && o.mismatched_nonfinite == 0 && o.rel_l2 <= tol.rel_l2 && o.max_abs <= tol.max_abs &&
+           (!has_lse || (lse.mismatched_nonfinite == 0 && lse_worst <= kLseTolerance));
+  }
+};
+
+/// \brief Runs `e` on the CPU reference, then (outputs re-poisoned with NaN) on the
+/// emulated kernel, over the same host buffers.
+Outcome run_emulated(const EmuCase& e) {
+  BuiltCall host;
+  build_call(e.c, e.d, e.dtype, /*seed=*/1000 + e.d, &host);
+  Outcome out;
+  const attnkit::Status ref = attnkit::forward(host.params);
+  if (!ref.is_ok()) {
+    out.status = attnkit::Status(ref.code(), "CPU reference: " + ref.message());
+    return out;
+  }
+  const HostTensor o_ref = clone(*host.o);
+  const HostTensor lse_ref = host.lse != nullptr ? clone(*host.lse) : HostTensor();
+  fill_nan(*host.o);
+  if (host.lse != nullptr) fill_nan(*host.lse);
+
+  out.status = attnkit_emu::emulated_forward(host.params);
+  if (!out.status.is_ok()) return out;
+  out.o = compare(*host.o, o_ref);
+  if (host.lse != nullptr) {
+    out.has_lse = true;
+    out.lse = compare(*host.lse, lse_ref);
+    for (int64_t i = 0; i < lse_ref.numel(); ++i) {
+      const double a = host.lse->get(i), b = lse_ref.get(i);
+      if (std::isfinite(a) && std::isfinite(b)) out.lse_worst = std::max(out.lse_worst, std::abs(a - b) / (1.0 + 1e-4 * std::abs(b)));
+    }
+  }
+  return out;
+}
+
+class KernelEmulation : public ::testing::TestWithParam<EmuCase> {};
+
+TEST_P(KernelEmulation, MatchesCpuReference) {
+  const EmuCase& e = GetParam();
+  const Outcome r = run_emulated(e);
+  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+  const Tolerance tol = tolerance_for(e.dtype);
+  EXPECT_EQ(r.o.mismatched_nonfinite, 0) << "O: " << r.o.str();
+  EXPECT_LE(r.o.rel_l2, tol.rel_l2) << "O: " << r.o.str();
+  EXPECT_LE(r.o.max_abs, tol.max_abs) << "O: " << r.o.str();
+  if (r.has_lse) {
+    EXPECT_EQ(r.lse.mismatched_nonfinite, 0) << "LSE: " << r.lse.str();
+    EXPECT_LE(r.lse_worst, kLseTolerance) << "LSE: " << r.lse.str();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulation, ::testing::ValuesIn(curated_cases()),
+                         [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
+
+// ---- self-check: a wrong emulation must fail ----------------------------------------
+// Each test breaks the emulator on purpose (attnkit_emu::Fault) and expects the kernel's
+// output to leave tolerance, so a vacuous emulator (or comparison) cannot pass.
+
+/// Sets a fault for one scope.
+class ScopedFault {
+ public:
+  explicit ScopedFault(attnkit_emu::Fault f) { attnkit_emu::g_fault = f; }
+  ~ScopedFault() { attnkit_emu::g_fault = attnkit_emu::Fault::kNone; }
+  ScopedFault(const ScopedFault&) = delete;
+  ScopedFault& operator=(const ScopedFault&) = delete;
+};
+
+/// Two query blocks; `sk` keys.
+EmuCase self_check_case(int64_t sk) {
+  GpuCase c = small("self_check", 70, sk);
+  c.hq = c.hkv = 1;
+  return at(c, 64, DType::kBFloat16);
+}
+
+TEST(KernelEmulationSelfCheck, FaultFreeRunPasses) {
+  const EmuCase e = self_check_case(/*sk=*/100);
+  const Outcome r = run_emulated(e);
+  EXPECT_TRUE(r.within(tolerance_for(e.dtype))) << r.status.message() << " O: " << r.o.str();
+}
+
+TEST(KernelEmulationSelfCheck, SwappedMmaAFragmentIsDetected) {
+  const ScopedFault fault(attnkit_emu::Fault::kMmaSwapAHalves);
+  const EmuCase e = self_check_case(/*sk=*/100);
+  const Outcome r = run_emulated(e);
+  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+  EXPECT_FALSE(r.within(tolerance_for(e.dtype))) << "a wrong mma fragment layout went unnoticed: O: " << r.o.str();
+}
+
+TEST(KernelEmulationSelfCheck, MissingCpAsyncZeroFillIsDetected) {
+  // One kv tile of 40 keys: its 24 rows past Sk keep the NaN poison, which P weights by
+  // exactly 0 -- and 0 * NaN is NaN. (Past the first tile they would hold the previous
+  // tile's finite values, and zero-fill would not matter.)
+  const ScopedFault fault(attnkit_emu::Fault::kCpAsyncNoZeroFill);
+  const EmuCase e = self_check_case(/*sk=*/40);
+  const Outcome r = run_emulated(e);
+  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+  EXPECT_FALSE(r.within(tolerance_for(e.dtype))) << "NaN-poisoned shared memory went unnoticed: O: " << r.o.str();
+}
+
+TEST(KernelEmulationSelfCheck, MissingSyncthreadsIsDetected) {
+  const ScopedFault fault(attnkit_emu::Fault::kNoSyncthreads);
+  const EmuCase e = self_check_case(/*sk=*/100);
+  const Outcome r = run_emulated(e);
+  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+  EXPECT_FALSE(r.within(tolerance_for(e.dtype))) << "a kernel without barriers went unnoticed: O: " << r.o.str();
+}
+
+}  // namespace
+}  // namespace attnkit_test
