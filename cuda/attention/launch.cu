@@ -12,6 +12,7 @@
 
 #include "cuda/attention/fwd_launch.hpp"
 #include "cuda/attention/fwd_params.hpp"
+#include "cuda/attention/fwd_params_build.hpp"
 #include "cuda/attention/kernel_traits.cuh"
 
 namespace attnkit::cuda_backend {
@@ -53,137 +54,6 @@ Status switch_dtype(DType dtype, Fn&& fn) {
   }
 }
 
-/// cp.async copies 16-byte chunks of Q/K/V rows and O is stored in pairs, so every base
-/// pointer must be 16-byte aligned and every non-last stride a multiple of 8 elements.
-Status check_row_alignment(const TensorView& t, const char* name) {
-  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) {
-    return invalid(std::string(name) + ".data is not 16-byte aligned: the CUDA kernel needs 16-byte aligned base pointers");
-  }
-  for (int dim = 0; dim + 1 < t.rank; ++dim) {
-    if (t.stride[dim] % 8 != 0) {
-      return invalid(std::string(name) + ".stride[" + std::to_string(dim) + "] = " + std::to_string(t.stride[dim]) +
-                     ": the CUDA kernel needs row strides that are multiples of 8 elements");
-    }
-  }
-  return Status::ok();
-}
-
-const char* dtype_tag(DType dtype) { return dtype == DType::kBFloat16 ? "bf16" : "fp16"; }
-
-int clamp_int(int64_t value, int64_t lo, int64_t hi) { return static_cast<int>(std::clamp(value, lo, hi)); }
-
-/// Batched [B, S, H, X] or varlen [total, H, X] strides of a query- or key-side tensor.
-RowStrides row_strides(const TensorView& t, bool varlen) {
-  RowStrides s;
-  if (varlen) {
-    s.row = t.stride[0];
-    s.head = t.stride[1];
-  } else {
-    s.batch = t.stride[0];
-    s.row = t.stride[1];
-    s.head = t.stride[2];
-  }
-  return s;
-}
-
-FwdParams build_params(const detail::Problem& problem, const AttentionParams& a) {
-  FwdParams p;
-  const bool varlen = problem.varlen;
-  p.q = a.q.data;
-  p.k = a.k.data;
-  p.v = a.v.data;
-  p.o = a.o.data;
-  p.q_stride = row_strides(a.q, varlen);
-  p.k_stride = row_strides(a.k, varlen);
-  p.v_stride = row_strides(a.v, varlen);
-  p.o_stride = row_strides(a.o, varlen);
-  p.batch = static_cast<int>(problem.batch);
-  p.hq = static_cast<int>(problem.hq);
-  p.group = static_cast<int>(problem.group);
-  p.seqlen_q = static_cast<int>(problem.max_sq);
-  p.seqlen_k = static_cast<int>(problem.max_sk);
-  if (varlen) {
-    p.maybe_cu_seqlens_q = static_cast<const int32_t*>(a.cu_seqlens_q.data);
-    p.maybe_cu_seqlens_k = static_cast<const int32_t*>(a.cu_seqlens_k.data);
-  }
-  if (problem.has_lse) {
-    p.maybe_lse = static_cast<float*>(a.lse.data);
-    if (varlen) {  // [Hq, total_q]
-      p.lse_head_stride = a.lse.stride[0];
-      p.lse_row_stride = a.lse.stride[1];
-    } else {  // [B, Hq, Sq]
-      p.lse_batch_stride = a.lse.stride[0];
-      p.lse_head_stride = a.lse.stride[1];
-      p.lse_row_stride = a.lse.stride[2];
-    }
-  }
-
-  // A window of max(Sq, Sk) already masks nothing (window_left needs >= Sk - 1, window_right
-  // >= Sq - 1), so wider ones clamp to it. Not Sq + Sk: the kernel forms i' +- window in
-  // int, with i' < 2^30, and Sq + Sk can reach 2^31.
-  const int64_t span = std::max(problem.max_sq, problem.max_sk);
-  p.causal = a.causal;
-  p.window_left = a.window_left < 0 ? -1 : clamp_int(a.window_left, 0, span);
-  p.window_right = a.window_right < 0 ? -1 : clamp_int(a.window_right, 0, span);
-  p.sink_tokens = clamp_int(a.sink_tokens, 0, problem.max_sk + 1);
-
-  p.scale = static_cast<float>(problem.scale);
-  if (problem.has_head_scale) {
-    p.maybe_head_scale = static_cast<const float*>(a.head_scale.data);
-    p.head_scale_stride = a.head_scale.stride[0];
-  }
-  if (problem.has_bias) {
-    p.maybe_log_gamma = static_cast<const float*>(a.log_gamma.data);
-    p.log_gamma_stride = a.log_gamma.stride[0];
-    p.bias_begin = clamp_int(a.bias_begin, 0, problem.max_sk + 1);
-    p.bias_end = clamp_int(a.bias_end, 0, problem.max_sk + 1);
-  }
-  if (problem.has_sink) {
-    p.maybe_sink_logit = static_cast<const float*>(a.sink_logit.data);
-    p.sink_logit_stride = a.sink_logit.stride[0];
-  }
-  if (problem.has_block_mask) {
-    const BlockMask& m = a.block_mask;
-    p.maybe_kv_count = static_cast<const int32_t*>(m.kv_count.data);
-    p.maybe_kv_index = static_cast<const int32_t*>(m.kv_index.data);
-    for (int d = 0; d < 3; ++d) p.kv_count_stride[d] = m.kv_count.stride[d];
-    for (int d = 0; d < 4; ++d) p.kv_index_stride[d] = m.kv_index.stride[d];
-    p.mask_batch = static_cast<int>(m.kv_count.shape[0]);
-    p.mask_group = static_cast<int>(problem.hq / m.kv_count.shape[1]);
-    p.mask_nqb = static_cast<int>(m.kv_count.shape[2]);
-    p.mask_nkb = static_cast<int>(problem.mask_nkb);
-    p.mask_max_kv = static_cast<int>(m.kv_index.shape[3]);
-    p.mask_block_q = m.block_q;
-    p.mask_block_k = m.block_k;
-  }
-  if (problem.has_rectify) {
-    const Rectification& r = a.rectify;
-    p.maybe_rectify_r = static_cast<const float*>(r.r.data);
-    p.maybe_rectify_c = static_cast<const float*>(r.c.data);
-    for (int d = 0; d < 3; ++d) p.rectify_r_stride[d] = r.r.stride[d];
-    for (int d = 0; d < 4; ++d) p.rectify_c_stride[d] = r.c.stride[d];
-    p.rectify_block_q = r.block_q;
-    p.rectify_nqb = static_cast<int>(r.r.shape[2]);
-  }
-  if (problem.has_gate) {
-    const TensorView& g = a.gate.g;
-    p.maybe_gate = g.data;
-    p.gate_elementwise = problem.gate_elementwise;
-    p.gate_is_float32 = g.dtype == DType::kFloat32;
-    p.gate_sigmoid = a.gate.activation == GateActivation::kSigmoid;
-    if (varlen) {  // [total_q, Hq] or [total_q, Hq, Dv]
-      p.gate_stride.row = g.stride[0];
-      p.gate_stride.head = g.stride[1];
-      p.gate_col_stride = problem.gate_elementwise ? g.stride[2] : 0;
-    } else {  // [B, Sq, Hq] or [B, Sq, Hq, Dv]
-      p.gate_stride.batch = g.stride[0];
-      p.gate_stride.row = g.stride[1];
-      p.gate_stride.head = g.stride[2];
-      p.gate_col_stride = problem.gate_elementwise ? g.stride[3] : 0;
-    }
-  }
-  return p;
-}
 
 }  // namespace
 
@@ -218,7 +88,7 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   }
   for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
                                 std::pair{&params.o, "o"}}) {
-    Status s = check_row_alignment(*t, name);
+    Status s = check_row_alignment(*t, name, "CUDA kernel");
     if (!s) return s;
   }
   if (problem.varlen && (params.cu_seqlens_q.stride[0] != 1 || params.cu_seqlens_k.stride[0] != 1)) {
@@ -288,7 +158,7 @@ Status run_forward(const detail::Problem& problem, const AttentionParams& params
     return Status(StatusCode::kInternal, "cuda_backend::run_forward called with a non-CUDA kernel choice");
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
-  const FwdParams p = build_params(problem, params);
+  const FwdParams p = build_fwd_params(problem, params);
   const int64_t grid_m = (problem.max_sq + kTileQ - 1) / kTileQ;
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
   return switch_dtype(problem.dtype, [&](auto is_bf16) {

@@ -13,6 +13,7 @@
 
 #include "cuda/decode/decode_instances.hpp"
 #include "cuda/decode/decode_params.hpp"
+#include "cuda/attention/fwd_params_build.hpp"
 
 namespace attnkit::cuda_backend {
 namespace {
@@ -47,7 +48,6 @@ constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
 }
 
 Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
-Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
 Status cuda_error(const std::string& what, cudaError_t err) {
   return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
 }
@@ -75,39 +75,6 @@ Status switch_dtype(DType dtype, Fn&& fn) {
   }
 }
 
-/// cp.async copies 16-byte chunks of Q/K/V rows (contiguous or paged) and O is stored in
-/// 16-byte chunks, so every base pointer must be 16-byte aligned and every non-last stride
-/// a multiple of 8 elements.
-Status check_row_alignment(const TensorView& t, const char* name) {
-  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) {
-    return invalid(std::string(name) + ".data is not 16-byte aligned: the CUDA decode kernel needs 16-byte aligned base pointers");
-  }
-  for (int dim = 0; dim + 1 < t.rank; ++dim) {
-    if (t.stride[dim] % 8 != 0) {
-      return invalid(std::string(name) + ".stride[" + std::to_string(dim) + "] = " + std::to_string(t.stride[dim]) +
-                     ": the CUDA decode kernel needs row strides that are multiples of 8 elements");
-    }
-  }
-  return Status::ok();
-}
-
-const char* dtype_tag(DType dtype) { return dtype == DType::kBFloat16 ? "bf16" : "fp16"; }
-
-int clamp_int(int64_t value, int64_t lo, int64_t hi) { return static_cast<int>(std::clamp(value, lo, hi)); }
-
-RowStrides row_strides(const TensorView& t, bool varlen) {
-  RowStrides s;
-  if (varlen) {
-    s.row = t.stride[0];
-    s.head = t.stride[1];
-  } else {
-    s.batch = t.stride[0];
-    s.row = t.stride[1];
-    s.head = t.stride[2];
-  }
-  return s;
-}
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Everything select_decode_kernel learns about the device and the instance.
@@ -121,26 +88,17 @@ struct DecodePlan {
 
 DecodeParams build_params(const detail::Problem& problem, const AttentionParams& a, const DecodePlan& plan) {
   DecodeParams d;
+  d.fwd = build_fwd_params(problem, a);  // Q, O, LSE and every SPEC 2-6 feature, as in prefill
   FwdParams& p = d.fwd;
   const bool varlen = problem.varlen;  // Q varlen (and K/V too unless paged)
-  p.q = a.q.data;
-  p.k = a.k.data;
-  p.v = a.v.data;
-  p.o = a.o.data;
-  p.q_stride = row_strides(a.q, varlen);
-  p.o_stride = row_strides(a.o, varlen);
-  p.batch = static_cast<int>(problem.batch);
-  p.hq = static_cast<int>(problem.hq);
-  p.group = static_cast<int>(problem.group);
-  p.seqlen_q = static_cast<int>(problem.max_sq);
-  p.seqlen_k = static_cast<int>(problem.max_sk);
   d.hkv = static_cast<int>(problem.hkv);
   d.max_seqlen_q = static_cast<int>(problem.max_sq);
-  if (varlen) {
-    p.maybe_cu_seqlens_q = static_cast<const int32_t*>(a.cu_seqlens_q.data);
-    d.cu_seqlens_q_stride = a.cu_seqlens_q.stride[0];
-  }
+  if (varlen) d.cu_seqlens_q_stride = a.cu_seqlens_q.stride[0];
   if (problem.paged) {
+    // The key side is the cache's: build_fwd_params' K/V row strides do not apply.
+    p.k_stride = RowStrides{};
+    p.v_stride = RowStrides{};
+    p.maybe_cu_seqlens_k = nullptr;
     const TensorView& table = a.paged_kv.page_table;
     d.maybe_page_table = static_cast<const int32_t*>(table.data);
     d.page_table_stride[0] = table.stride[0];
@@ -155,88 +113,8 @@ DecodeParams build_params(const detail::Problem& problem, const AttentionParams&
     d.v_page_stride = a.v.stride[0];
     d.v_slot_stride = a.v.stride[1];
     d.v_head_stride = a.v.stride[2];
-  } else {
-    p.k_stride = row_strides(a.k, varlen);
-    p.v_stride = row_strides(a.v, varlen);
-    if (varlen) {
-      p.maybe_cu_seqlens_k = static_cast<const int32_t*>(a.cu_seqlens_k.data);
-      d.cu_seqlens_k_stride = a.cu_seqlens_k.stride[0];
-    }
-  }
-  if (problem.has_lse) {
-    p.maybe_lse = static_cast<float*>(a.lse.data);
-    if (varlen) {  // [Hq, total_q]
-      p.lse_head_stride = a.lse.stride[0];
-      p.lse_row_stride = a.lse.stride[1];
-    } else {  // [B, Hq, Sq]
-      p.lse_batch_stride = a.lse.stride[0];
-      p.lse_head_stride = a.lse.stride[1];
-      p.lse_row_stride = a.lse.stride[2];
-    }
-  }
-
-  // A left window of Sk - 1 or a right window of Sq - 1 already masks nothing, so clamping to
-  // max(Sq, Sk) keeps the mask and keeps i' +- window below 2^31 (positions are int).
-  const int64_t span = std::max(problem.max_sq, problem.max_sk);
-  p.causal = a.causal;
-  p.window_left = a.window_left < 0 ? -1 : clamp_int(a.window_left, 0, span);
-  p.window_right = a.window_right < 0 ? -1 : clamp_int(a.window_right, 0, span);
-  p.sink_tokens = clamp_int(a.sink_tokens, 0, problem.max_sk + 1);
-
-  p.scale = static_cast<float>(problem.scale);
-  if (problem.has_head_scale) {
-    p.maybe_head_scale = static_cast<const float*>(a.head_scale.data);
-    p.head_scale_stride = a.head_scale.stride[0];
-  }
-  if (problem.has_bias) {
-    p.maybe_log_gamma = static_cast<const float*>(a.log_gamma.data);
-    p.log_gamma_stride = a.log_gamma.stride[0];
-    p.bias_begin = clamp_int(a.bias_begin, 0, problem.max_sk + 1);
-    p.bias_end = clamp_int(a.bias_end, 0, problem.max_sk + 1);
-  }
-  if (problem.has_sink) {
-    p.maybe_sink_logit = static_cast<const float*>(a.sink_logit.data);
-    p.sink_logit_stride = a.sink_logit.stride[0];
-  }
-  if (problem.has_block_mask) {
-    const BlockMask& m = a.block_mask;
-    p.maybe_kv_count = static_cast<const int32_t*>(m.kv_count.data);
-    p.maybe_kv_index = static_cast<const int32_t*>(m.kv_index.data);
-    for (int k = 0; k < 3; ++k) p.kv_count_stride[k] = m.kv_count.stride[k];
-    for (int k = 0; k < 4; ++k) p.kv_index_stride[k] = m.kv_index.stride[k];
-    p.mask_batch = static_cast<int>(m.kv_count.shape[0]);
-    p.mask_group = static_cast<int>(problem.hq / m.kv_count.shape[1]);
-    p.mask_nqb = static_cast<int>(m.kv_count.shape[2]);
-    p.mask_nkb = static_cast<int>(problem.mask_nkb);
-    p.mask_max_kv = static_cast<int>(m.kv_index.shape[3]);
-    p.mask_block_q = m.block_q;
-    p.mask_block_k = m.block_k;
-  }
-  if (problem.has_rectify) {
-    const Rectification& r = a.rectify;
-    p.maybe_rectify_r = static_cast<const float*>(r.r.data);
-    p.maybe_rectify_c = static_cast<const float*>(r.c.data);
-    for (int k = 0; k < 3; ++k) p.rectify_r_stride[k] = r.r.stride[k];
-    for (int k = 0; k < 4; ++k) p.rectify_c_stride[k] = r.c.stride[k];
-    p.rectify_block_q = r.block_q;
-    p.rectify_nqb = static_cast<int>(r.r.shape[2]);
-  }
-  if (problem.has_gate) {
-    const TensorView& g = a.gate.g;
-    p.maybe_gate = g.data;
-    p.gate_elementwise = problem.gate_elementwise;
-    p.gate_is_float32 = g.dtype == DType::kFloat32;
-    p.gate_sigmoid = a.gate.activation == GateActivation::kSigmoid;
-    if (varlen) {  // [total_q, Hq] or [total_q, Hq, Dv]
-      p.gate_stride.row = g.stride[0];
-      p.gate_stride.head = g.stride[1];
-      p.gate_col_stride = problem.gate_elementwise ? g.stride[2] : 0;
-    } else {  // [B, Sq, Hq] or [B, Sq, Hq, Dv]
-      p.gate_stride.batch = g.stride[0];
-      p.gate_stride.row = g.stride[1];
-      p.gate_stride.head = g.stride[2];
-      p.gate_col_stride = problem.gate_elementwise ? g.stride[3] : 0;
-    }
+  } else if (varlen) {
+    d.cu_seqlens_k_stride = a.cu_seqlens_k.stride[0];
   }
   d.num_splits = plan.num_splits;
   d.row_chunks = static_cast<int>(plan.row_chunks);
@@ -268,7 +146,7 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
   }
   for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
                                 std::pair{&params.o, "o"}}) {
-    if (Status s = check_row_alignment(*t, name); !s) return s;
+    if (Status s = check_row_alignment(*t, name, "CUDA decode kernel"); !s) return s;
   }
 
   int device = 0;
