@@ -16,4 +16,9 @@ target_sources(attnkit PRIVATE
   cuda/decode/instances/decode_d128_fp16.cu
   cuda/decode/instances/decode_d256_bf16.cu
   cuda/decode/instances/decode_d256_fp16.cu
+  cuda/stats/stats_kernels.cu
+  cuda/stats/stats_outputs.cu
+  cuda/stats/act_kernels.cu
+  cuda/planners/sparsed_plan.cu
+  cuda/planners/rectified_plan.cu
 )

@@ -11,6 +11,10 @@
 #include "host/validate.hpp"
 #include "host/validate_outputs.hpp"
 
+#ifdef ATTNKIT_WITH_CUDA
+#include "cuda/planners/planners_launch.hpp"
+#endif
+
 namespace attnkit {
 
 namespace {
@@ -119,7 +123,13 @@ Status sparsed_plan(const AttentionParams& params, const SparseDOptions& options
   if (Status s = detail::validate_attention(params, CallKind::kPlanner, &pr); !s) return s;
   if (Status s = check_sparsed_options(pr, options); !s) return s;
   if (Status s = check_plan_mask(pr, out, options.block_size, "out"); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("sparsed_plan");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::sparsed_plan_device(pr, params, options, out);
+#else
+    return detail::device_path_not_implemented("sparsed_plan");
+#endif
+  }
   planners::sparsed_plan(pr, params, options, out);
   return Status::ok();
 }
@@ -146,7 +156,13 @@ Status rectified_plan(const AttentionParams& params, const RectifiedOptions& opt
   if (Status s = detail::validate_attention(params, CallKind::kPlanner, &pr); !s) return s;
   if (Status s = check_rectified_call(pr, params, options); !s) return s;
   if (Status s = check_rectified_plan(pr, out, options.block_size, "out"); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("rectified_plan");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::rectified_plan_device(pr, params, options, out);
+#else
+    return detail::device_path_not_implemented("rectified_plan");
+#endif
+  }
   planners::rectified_plan(pr, params, options, out);
   return Status::ok();
 }
@@ -157,7 +173,13 @@ Status rectified_attention(const AttentionParams& params, const RectifiedOptions
   if (Status s = detail::validate_attention(params, CallKind::kForward, &pr); !s) return s;
   if (Status s = check_rectified_call(pr, params, options); !s) return s;
   if (Status s = check_rectified_plan(pr, workspace, options.block_size, "workspace"); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("rectified_attention");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::rectified_attention_device(pr, params, options, workspace);
+#else
+    return detail::device_path_not_implemented("rectified_attention");
+#endif
+  }
   planners::rectified_plan(pr, params, options, workspace);
 
   // Step 6: block-sparse attention with the plan's mask and rectification, plus the call's

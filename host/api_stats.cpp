@@ -10,6 +10,10 @@
 #include "host/validate.hpp"
 #include "host/validate_outputs.hpp"
 
+#ifdef ATTNKIT_WITH_CUDA
+#include "cuda/stats/stats_launch.hpp"
+#endif
+
 namespace attnkit {
 
 namespace {
@@ -124,7 +128,13 @@ Status attention_stats(const AttentionParams& params, const StatsOutputs& out) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kStats, &pr); !s) return s;
   if (Status s = check_stats_outputs(pr, out); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("attention_stats");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::attention_stats_device(pr, params, out);
+#else
+    return detail::device_path_not_implemented("attention_stats");
+#endif
+  }
   return reference::attention_stats(pr, params, out);
 }
 
@@ -133,7 +143,13 @@ Status act_detect(const AttentionParams& params, const ActOptions& options, cons
   if (Status s = detail::validate_attention(params, CallKind::kStats, &pr); !s) return s;
   if (Status s = check_act_options(pr, options); !s) return s;
   if (Status s = check_sink_sets_output(pr, options, out, "out"); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("act_detect");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::act_detect_device(pr, params, options, out);
+#else
+    return detail::device_path_not_implemented("act_detect");
+#endif
+  }
   reference::write_sink_sets(pr, reference::act_detect(pr, params, options), out);
   return Status::ok();
 }
@@ -145,7 +161,13 @@ Status act_forward(const AttentionParams& params, const ActOptions& options, con
   if (detected != nullptr) {
     if (Status s = check_sink_sets_output(pr, options, *detected, "detected"); !s) return s;
   }
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("act_forward");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::act_forward_device(pr, params, options, detected, /*given_sets=*/nullptr);
+#else
+    return detail::device_path_not_implemented("act_forward");
+#endif
+  }
   const reference::SinkSetList sets = reference::act_detect(pr, params, options);
   if (detected != nullptr) reference::write_sink_sets(pr, sets, *detected);
   return reference::act_forward(pr, params, options, sets);
@@ -156,7 +178,13 @@ Status act_forward_with_sets(const AttentionParams& params, const ActOptions& op
   if (Status s = detail::validate_attention(params, CallKind::kForward, &pr); !s) return s;
   if (Status s = check_act_options(pr, options); !s) return s;
   if (Status s = check_sink_sets_input(pr, sets); !s) return s;
-  if (pr.device != DeviceKind::kHost) return detail::device_path_not_implemented("act_forward_with_sets");
+  if (pr.device != DeviceKind::kHost) {
+#ifdef ATTNKIT_WITH_CUDA
+    return cuda_backend::act_forward_device(pr, params, options, /*detected=*/nullptr, &sets);
+#else
+    return detail::device_path_not_implemented("act_forward_with_sets");
+#endif
+  }
   return reference::act_forward(pr, params, options, reference::read_sink_sets(pr, options, sets));
 }
 

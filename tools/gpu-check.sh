@@ -80,6 +80,18 @@ if [ -x "$BUILD/bench/bench_decode" ]; then
   fi
 fi
 
+# 3c. Statistics / planner benchmarks (stats pass vs dense, SparseD, Rectified SpaAttn);
+# console output appended to bench.log (no new file: $OUT keeps at most 8 files).
+if [ -x "$BUILD/bench/bench_stats" ]; then
+  filter='.'
+  [ "$QUICK" = --quick ] && filter='stats_pass/.*/s4096|sparsed_(build|sparse_step)/rho0.3/s16384'
+  if "$BUILD/bench/bench_stats" --benchmark_filter="$filter" >> "$OUT/bench.log" 2>&1; then
+    row bench_stats pass "$(grep -c -E '^(stats_pass|sparsed_|rectified/)' "$OUT/bench.log") results in bench.log"
+  else
+    row bench_stats FAIL "see bench.log"
+  fi
+fi
+
 # 4. Peers (PyTorch SDPA / FlexAttention / cuBLAS) on the same shapes.
 if [ -f "$ROOT/peers/bench_peers.py" ]; then
   args=(--json "$OUT/peers.json")

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "attnkit/attention.hpp"
 #include "attnkit/tensor.hpp"
 #include "host/numeric.hpp"
 
@@ -147,6 +148,27 @@ inline Tolerance tolerance_for(DType dtype) {
     case DType::kFloat16: return {2e-3, 1e-2};
     default: return {1e-5, 1e-5};
   }
+}
+
+}  // namespace attnkit_test
+
+namespace attnkit_test {
+
+/// True when a CUDA device would run a call: then tests that hand the library fake device
+/// pointers (to check host-side validation) must skip, since a kernel would dereference them.
+/// Decided through the library, so CPU-only test binaries need no cudart.
+inline bool cuda_device_usable() {
+  static char fake[64];
+  attnkit::AttentionParams p;
+  void* aligned = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(fake) + 15) & ~uintptr_t{15});
+  p.q = p.k = p.v = p.o = TensorView::contiguous(aligned, DType::kFloat16, {1, 1, 1, 64}, attnkit::DeviceKind::kCuda);
+  return attnkit::is_supported(p);
+}
+
+/// What a device call returns on a machine where no kernel can run: kNotSupported when the
+/// library was built without CUDA, kCudaError when no device is present.
+inline bool is_no_device_status(const attnkit::Status& s) {
+  return s.code() == attnkit::StatusCode::kNotSupported || s.code() == attnkit::StatusCode::kCudaError;
 }
 
 }  // namespace attnkit_test
