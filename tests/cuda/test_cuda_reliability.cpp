@@ -106,3 +106,56 @@ TEST_F(CudaReliability, ConcurrentStreamsFromSeveralThreadsMatchSequentialRuns) 
 
 }  // namespace
 }  // namespace attnkit_test
+
+namespace attnkit_test {
+namespace {
+
+TEST_F(CudaReliability, BatchStridePast2To31ElementsMatchesCompactCall) {
+  // Two sequences 2^31 + 64 elements apart in one buffer: every offset of batch 1 passes
+  // 2^31, so 32-bit index arithmetic anywhere in the kernel would read the wrong rows.
+  constexpr int64_t kB = 2, kS = 64, kH = 2, kD = 64;
+  constexpr int64_t kBatchStride = (int64_t{1} << 31) + 64;
+  const size_t elems = static_cast<size_t>(kBatchStride + kS * kH * kD);
+  size_t free_bytes = 0, total_bytes = 0;
+  ATTNKIT_CUDA_OK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  if (free_bytes < 2 * elems * 2 + (size_t{1} << 30)) GTEST_SKIP() << "needs about 9 GB of free device memory";
+
+  Rng rng(900);
+  HostTensor compact = make_normal(DType::kBFloat16, {kB, kS, kH, kD}, rng);  // Q = K = V
+  HostTensor o_ref = make_nan(DType::kBFloat16, {kB, kS, kH, kD});
+  attnkit::AttentionParams ref;
+  ref.q = ref.k = ref.v = compact.view;
+  ref.o = o_ref.view;
+  ref.causal = true;
+  const attnkit::Status cpu = attnkit::forward(ref);
+  ASSERT_TRUE(cpu.is_ok()) << cpu.message();
+
+  DeviceBuffer in(elems * 2), out(elems * 2);
+  ASSERT_NE(in.get(), nullptr);
+  ASSERT_NE(out.get(), nullptr);
+  const size_t seq_bytes = static_cast<size_t>(kS * kH * kD) * 2;
+  for (int64_t b = 0; b < kB; ++b) {
+    ATTNKIT_CUDA_OK(cudaMemcpy(static_cast<char*>(in.get()) + b * kBatchStride * 2, compact.bytes.data() + b * seq_bytes,
+                               seq_bytes, cudaMemcpyHostToDevice));
+  }
+  attnkit::AttentionParams p;
+  const auto cuda = attnkit::DeviceKind::kCuda;
+  p.q = p.k = p.v = TensorView::strided(in.get(), DType::kBFloat16, {kB, kS, kH, kD}, {kBatchStride, kH * kD, kD, 1}, cuda);
+  p.o = TensorView::strided(out.get(), DType::kBFloat16, {kB, kS, kH, kD}, {kBatchStride, kH * kD, kD, 1}, cuda);
+  p.causal = true;
+  const attnkit::Status gpu = attnkit::forward(p);
+  ASSERT_TRUE(gpu.is_ok()) << gpu.message();
+  HostTensor o_gpu = make_nan(DType::kBFloat16, {kB, kS, kH, kD});
+  for (int64_t b = 0; b < kB; ++b) {
+    ATTNKIT_CUDA_OK(cudaMemcpy(o_gpu.bytes.data() + b * seq_bytes, static_cast<char*>(out.get()) + b * kBatchStride * 2,
+                               seq_bytes, cudaMemcpyDeviceToHost));
+  }
+  const ErrorStats e = compare(o_gpu, o_ref);
+  const Tolerance tol = tolerance_for(DType::kBFloat16);
+  EXPECT_EQ(e.mismatched_nonfinite, 0) << e.str();
+  EXPECT_LE(e.rel_l2, tol.rel_l2) << e.str();
+  EXPECT_LE(e.max_abs, tol.max_abs) << e.str();
+}
+
+}  // namespace
+}  // namespace attnkit_test
