@@ -12,7 +12,7 @@
 
 #include "cuda/attention/fwd_launch.hpp"
 #include "cuda/attention/fwd_params.hpp"
-#include "cuda/attention/fwd_params_build.hpp"
+#include "cuda/attention/launch_common.hpp"
 #include "cuda/attention/kernel_traits.cuh"
 
 namespace attnkit::cuda_backend {
@@ -25,34 +25,7 @@ constexpr int kTileK = tile_config(ArchClass::kSm80, 128).block_n;
 constexpr int64_t kMaxGridYZ = 65535;
 constexpr int64_t kMaxSeqLen = int64_t{1} << 30;  // positions and windows are int in the kernel
 
-Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
 Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
-Status cuda_error(const std::string& what, cudaError_t err) {
-  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
-}
-
-/// Runtime head dim -> template argument (the one switch on this axis).
-template <class Fn>
-Status switch_head_dim(int64_t head_dim, Fn&& fn) {
-  switch (head_dim) {
-    case 64: return fn(std::integral_constant<int, 64>{});
-    case 128: return fn(std::integral_constant<int, 128>{});
-    case 256: return fn(std::integral_constant<int, 256>{});
-    default: return not_supported("head dim " + std::to_string(head_dim) +
-                                  ": the CUDA kernel supports head dims 64, 128 and 256");
-  }
-}
-
-/// Runtime dtype -> template argument (true = bf16).
-template <class Fn>
-Status switch_dtype(DType dtype, Fn&& fn) {
-  switch (dtype) {
-    case DType::kBFloat16: return fn(std::true_type{});
-    case DType::kFloat16: return fn(std::false_type{});
-    default: return not_supported(std::string("dtype ") + dtype_name(dtype) +
-                                  ": the CUDA kernel supports float16 and bfloat16 Q/K/V/O");
-  }
-}
 
 
 }  // namespace
@@ -111,8 +84,8 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   }
 
   int smem = 0;
-  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
-    return switch_head_dim(problem.d, [&](auto head_dim) -> Status {
+  Status status = switch_dtype(problem.dtype, "CUDA kernel", [&](auto is_bf16) {
+    return switch_head_dim(problem.d, "CUDA kernel", [&](auto head_dim) -> Status {
       constexpr int kD = decltype(head_dim)::value;
       constexpr bool kBf16 = decltype(is_bf16)::value;
       cudaFuncAttributes attributes{};
@@ -161,8 +134,8 @@ Status run_forward(const detail::Problem& problem, const AttentionParams& params
   const FwdParams p = build_fwd_params(problem, params);
   const int64_t grid_m = (problem.max_sq + kTileQ - 1) / kTileQ;
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
-  return switch_dtype(problem.dtype, [&](auto is_bf16) {
-    return switch_head_dim(problem.d, [&](auto head_dim) {
+  return switch_dtype(problem.dtype, "CUDA kernel", [&](auto is_bf16) {
+    return switch_head_dim(problem.d, "CUDA kernel", [&](auto head_dim) {
       return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value>(p, static_cast<int>(grid_m), stream);
     });
   });

@@ -13,7 +13,7 @@
 
 #include "cuda/decode/decode_instances.hpp"
 #include "cuda/decode/decode_params.hpp"
-#include "cuda/attention/fwd_params_build.hpp"
+#include "cuda/attention/launch_common.hpp"
 
 namespace attnkit::cuda_backend {
 namespace {
@@ -47,33 +47,6 @@ constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
   return kSplitTuning[0];
 }
 
-Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
-Status cuda_error(const std::string& what, cudaError_t err) {
-  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
-}
-
-/// Runtime head dim -> template argument (the one switch on this axis).
-template <class Fn>
-Status switch_head_dim(int64_t head_dim, Fn&& fn) {
-  switch (head_dim) {
-    case 64: return fn(std::integral_constant<int, 64>{});
-    case 128: return fn(std::integral_constant<int, 128>{});
-    case 256: return fn(std::integral_constant<int, 256>{});
-    default: return not_supported("head dim " + std::to_string(head_dim) +
-                                  ": the CUDA decode kernel supports head dims 64, 128 and 256");
-  }
-}
-
-/// Runtime dtype -> template argument (true = bf16).
-template <class Fn>
-Status switch_dtype(DType dtype, Fn&& fn) {
-  switch (dtype) {
-    case DType::kBFloat16: return fn(std::true_type{});
-    case DType::kFloat16: return fn(std::false_type{});
-    default: return not_supported(std::string("dtype ") + dtype_name(dtype) +
-                                  ": the CUDA decode kernel supports float16 and bfloat16 Q/K/V/O");
-  }
-}
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -164,8 +137,8 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
     return not_supported("device " + std::to_string(device) + " is sm_" + std::to_string(plan->major) +
                          std::to_string(plan->minor) + ": the CUDA decode kernel needs sm_80 or newer");
   }
-  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
-    return switch_head_dim(problem.d, [&](auto head_dim) -> Status {
+  Status status = switch_dtype(problem.dtype, "CUDA decode kernel", [&](auto is_bf16) {
+    return switch_head_dim(problem.d, "CUDA decode kernel", [&](auto head_dim) -> Status {
       constexpr int kD = decltype(head_dim)::value;
       constexpr bool kBf16 = decltype(is_bf16)::value;
       cudaFuncAttributes attributes{};
@@ -253,8 +226,8 @@ Status run_decode(const detail::Problem& problem, const AttentionParams& params,
     p.maybe_partial_o = static_cast<float*>(workspace);
     p.maybe_partial_ml = p.maybe_partial_o + slots * problem.d;
   }
-  Status status = switch_dtype(problem.dtype, [&](auto is_bf16) {
-    return switch_head_dim(problem.d, [&](auto head_dim) {
+  Status status = switch_dtype(problem.dtype, "CUDA decode kernel", [&](auto is_bf16) {
+    return switch_head_dim(problem.d, "CUDA decode kernel", [&](auto head_dim) {
       return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value>(p, stream);
     });
   });

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <string>
 
-#include "cuda/attention/fwd_params_build.hpp"
+#include "cuda/attention/launch_common.hpp"
 #include "cuda/stats/stats_device.cuh"
 #include "cuda/stats/stats_pass.hpp"
 

@@ -1,12 +1,16 @@
-// Host code shared by the CUDA launchers (prefill and decode): the layout checks their
-// cp.async / ldmatrix paths need, and the translation of a validated call into the
-// FwdParams block that every variant hook reads. Header-only so that the CPU emulation of
-// the kernels (tests/emulation) compiles it with the launchers.
+// Host code shared by the CUDA launchers (prefill, decode, statistics): status helpers, the
+// runtime-to-template switches, the layout checks their cp.async / ldmatrix paths need, and
+// the translation of a validated call into the FwdParams block that every variant hook
+// reads. Header-only so that the CPU emulation of the kernels (tests/emulation) compiles it
+// with the launchers.
 #pragma once
+
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
@@ -14,6 +18,35 @@
 #include "host/problem.hpp"
 
 namespace attnkit::cuda_backend {
+
+inline Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
+inline Status cuda_error(const std::string& what, cudaError_t err) {
+  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
+}
+
+/// \brief Runtime head dim -> template argument (the one switch on this axis); `kernel`
+/// names the kernel in the message.
+template <class Fn>
+Status switch_head_dim(int64_t head_dim, const char* kernel, Fn&& fn) {
+  switch (head_dim) {
+    case 64: return fn(std::integral_constant<int, 64>{});
+    case 128: return fn(std::integral_constant<int, 128>{});
+    case 256: return fn(std::integral_constant<int, 256>{});
+    default: return not_supported("head dim " + std::to_string(head_dim) + ": the " + kernel +
+                                  " supports head dims 64, 128 and 256");
+  }
+}
+
+/// \brief Runtime dtype -> template argument (true = bf16).
+template <class Fn>
+Status switch_dtype(DType dtype, const char* kernel, Fn&& fn) {
+  switch (dtype) {
+    case DType::kBFloat16: return fn(std::true_type{});
+    case DType::kFloat16: return fn(std::false_type{});
+    default: return not_supported(std::string("dtype ") + dtype_name(dtype) + ": the " + kernel +
+                                  " supports float16 and bfloat16 Q/K/V/O");
+  }
+}
 
 /// \brief cp.async copies 16-byte chunks of Q/K/V rows (contiguous or paged), so every base
 /// pointer must be 16-byte aligned and every non-last stride a multiple of 8 elements.
