@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace attnkit_bench {
@@ -142,3 +143,19 @@ inline bool block_kept(int64_t h, int64_t i, int64_t j, int64_t nb, double densi
 }
 
 }  // namespace attnkit_bench
+
+/// \brief The main() of every benchmark program: without a device it says so and exits 0
+/// (CI machines have none); otherwise it registers `register_all`'s cases and runs them.
+#define ATTNKIT_BENCH_MAIN(register_all)                                  \
+  int main(int argc, char** argv) {                                       \
+    const std::string why = attnkit_bench::cuda_device_problem();         \
+    if (!why.empty()) {                                                   \
+      std::printf("no CUDA device: %s\n", why.c_str());                   \
+      return 0;                                                           \
+    }                                                                     \
+    register_all();                                                       \
+    benchmark::Initialize(&argc, argv);                                   \
+    benchmark::RunSpecifiedBenchmarks();                                  \
+    benchmark::Shutdown();                                                \
+    return 0;                                                             \
+  }

@@ -158,15 +158,4 @@ void register_all() {
 }  // namespace
 }  // namespace attnkit_bench
 
-int main(int argc, char** argv) {
-  const std::string why = attnkit_bench::cuda_device_problem();
-  if (!why.empty()) {
-    std::printf("no CUDA device: %s\n", why.c_str());
-    return 0;
-  }
-  attnkit_bench::register_all();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+ATTNKIT_BENCH_MAIN(attnkit_bench::register_all)
