@@ -1,4 +1,4 @@
-// Shared by the statistics / planner examples: bf16 conversion and a buffer that lives on
+// Shared by the examples: bf16 conversion and a buffer that lives on
 // the GPU when one is present (ATTNKIT_EXAMPLE_CUDA and a usable device) and in host
 // memory otherwise, so each example runs on whichever backend it finds and says which.
 #pragma once
@@ -22,6 +22,13 @@ inline uint16_t to_bf16(float f) {
   std::memcpy(&x, &f, 4);
   x += 0x7fffu + ((x >> 16) & 1u);
   return static_cast<uint16_t>(x >> 16);
+}
+
+inline float from_bf16(uint16_t b) {
+  const uint32_t x = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
 }
 
 /// \brief True when the examples run on the GPU.

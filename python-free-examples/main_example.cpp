@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attnkit/attention.hpp"
+#include "example_backend.hpp"
 
 #ifdef ATTNKIT_EXAMPLE_CUDA
 #include <cuda_runtime.h>
@@ -21,19 +22,8 @@ namespace {
 using attnkit::DType;
 using attnkit::TensorView;
 
-// bfloat16 from float, round to nearest even (what an engine's weights would hold).
-uint16_t to_bf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(x >> 16);
-}
-float from_bf16(uint16_t b) {
-  const uint32_t x = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
+using example::from_bf16;
+using example::to_bf16;
 
 constexpr int64_t kBatch = 2, kSeq = 300, kHq = 8, kHkv = 2, kHeadDim = 64, kWindow = 127;
 

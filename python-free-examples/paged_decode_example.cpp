@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attnkit/attention.hpp"
+#include "example_backend.hpp"
 
 #ifdef ATTNKIT_EXAMPLE_CUDA
 #include <cuda_runtime.h>
@@ -32,18 +33,8 @@ constexpr int64_t kMaxPagesPerSeq = (37 + kSteps + kPageSize - 1) / kPageSize;
 constexpr int64_t kNumPages = kBatch * kMaxPagesPerSeq + 2;
 constexpr int64_t kTokenElems = kHkv * kHeadDim;  // one token of K (or V) in one page slot
 
-uint16_t to_bf16(float f) {  // round to nearest even
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(x >> 16);
-}
-float from_bf16(uint16_t b) {
-  const uint32_t x = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
+using example::from_bf16;
+using example::to_bf16;
 
 /// The paged KV cache on the host (the CPU backend reads it; the GPU keeps a mirror).
 struct PagedCache {
