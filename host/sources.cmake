@@ -5,6 +5,7 @@ target_sources(attnkit PRIVATE
   host/api_planners.cpp
   host/api_stats.cpp
   host/c_api.cpp
+  host/c_api_convert.cpp
   host/dispatch.cpp
   host/tensor_names.cpp
   host/validate.cpp

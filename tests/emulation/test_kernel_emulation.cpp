@@ -12,6 +12,7 @@
 
 #include "attnkit/attention.hpp"
 #include "cuda/attention_gpu_case.hpp"
+#include "emu_compare.hpp"
 #include "emu_runtime.hpp"
 #include "emulated_forward.hpp"
 
@@ -19,7 +20,6 @@ namespace attnkit_test {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kLseTolerance = 1e-3;  // as tests/cuda: absolute, plus fp32 resolution of huge values
 
 /// One curated case: a GpuCase (its name is the test name) at one head dim and dtype.
 struct EmuCase {
@@ -245,64 +245,18 @@ std::vector<EmuCase> curated_cases() {
   return v;
 }
 
-/// What one emulated run produced against the reference.
-struct Outcome {
-  attnkit::Status status;
-  ErrorStats o;
-  ErrorStats lse;
-  double lse_worst = 0.0;  // |got - ref| / (1 + 1e-4 |ref|) over finite pairs
-  bool has_lse = false;
-
-  bool within(const Tolerance& tol) const {
-    return status.is_ok() && o.mismatched_nonfinite == 0 && o.rel_l2 <= tol.rel_l2 && o.max_abs <= tol.max_abs &&
-           (!has_lse || (lse.mismatched_nonfinite == 0 && lse_worst <= kLseTolerance));
-  }
-};
-
-/// \brief Runs `e` on the CPU reference, then (outputs re-poisoned with NaN) on the
-/// emulated kernel, over the same host buffers.
+/// \brief Runs `e` on the CPU reference, then on the emulated kernel, over the same host buffers.
 Outcome run_emulated(const EmuCase& e) {
   BuiltCall host;
   build_call(e.c, e.d, e.dtype, /*seed=*/1000 + e.d, &host);
-  Outcome out;
-  const attnkit::Status ref = attnkit::forward(host.params);
-  if (!ref.is_ok()) {
-    out.status = attnkit::Status(ref.code(), "CPU reference: " + ref.message());
-    return out;
-  }
-  const HostTensor o_ref = clone(*host.o);
-  const HostTensor lse_ref = host.lse != nullptr ? clone(*host.lse) : HostTensor();
-  fill_nan(*host.o);
-  if (host.lse != nullptr) fill_nan(*host.lse);
-
-  out.status = attnkit_emu::emulated_forward(host.params);
-  if (!out.status.is_ok()) return out;
-  out.o = compare(*host.o, o_ref);
-  if (host.lse != nullptr) {
-    out.has_lse = true;
-    out.lse = compare(*host.lse, lse_ref);
-    for (int64_t i = 0; i < lse_ref.numel(); ++i) {
-      const double a = host.lse->get(i), b = lse_ref.get(i);
-      if (std::isfinite(a) && std::isfinite(b)) out.lse_worst = std::max(out.lse_worst, std::abs(a - b) / (1.0 + 1e-4 * std::abs(b)));
-    }
-  }
-  return out;
+  return run_against_reference(host, attnkit_emu::emulated_forward);
 }
 
 class KernelEmulation : public ::testing::TestWithParam<EmuCase> {};
 
 TEST_P(KernelEmulation, MatchesCpuReference) {
   const EmuCase& e = GetParam();
-  const Outcome r = run_emulated(e);
-  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
-  const Tolerance tol = tolerance_for(e.dtype);
-  EXPECT_EQ(r.o.mismatched_nonfinite, 0) << "O: " << r.o.str();
-  EXPECT_LE(r.o.rel_l2, tol.rel_l2) << "O: " << r.o.str();
-  EXPECT_LE(r.o.max_abs, tol.max_abs) << "O: " << r.o.str();
-  if (r.has_lse) {
-    EXPECT_EQ(r.lse.mismatched_nonfinite, 0) << "LSE: " << r.lse.str();
-    EXPECT_LE(r.lse_worst, kLseTolerance) << "LSE: " << r.lse.str();
-  }
+  expect_within(run_emulated(e), tolerance_for(e.dtype));
 }
 
 INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulation, ::testing::ValuesIn(curated_cases()),
@@ -311,15 +265,6 @@ INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulation, ::testing::ValuesIn(curated_c
 // ---- self-check: a wrong emulation must fail ----------------------------------------
 // Each test breaks the emulator on purpose (attnkit_emu::Fault) and expects the kernel's
 // output to leave tolerance, so a vacuous emulator (or comparison) cannot pass.
-
-/// Sets a fault for one scope.
-class ScopedFault {
- public:
-  explicit ScopedFault(attnkit_emu::Fault f) { attnkit_emu::g_fault = f; }
-  ~ScopedFault() { attnkit_emu::g_fault = attnkit_emu::Fault::kNone; }
-  ScopedFault(const ScopedFault&) = delete;
-  ScopedFault& operator=(const ScopedFault&) = delete;
-};
 
 /// Two query blocks; `sk` keys.
 EmuCase self_check_case(int64_t sk) {
