@@ -16,9 +16,11 @@ target_sources(attnkit PRIVATE
   cuda/decode/instances/decode_d128_fp16.cu
   cuda/decode/instances/decode_d256_bf16.cu
   cuda/decode/instances/decode_d256_fp16.cu
-  cuda/stats/stats_kernels.cu
+  cuda/stats/stats_pass.cu
   cuda/stats/stats_outputs.cu
-  cuda/stats/act_kernels.cu
+  cuda/stats/act.cu
+  cuda/stats/stats_kernel_launch.cu
   cuda/planners/sparsed_plan.cu
   cuda/planners/rectified_plan.cu
+  cuda/planners/planner_kernel_launch.cu
 )

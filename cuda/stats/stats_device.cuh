@@ -13,6 +13,15 @@
 
 namespace attnkit::cuda_backend {
 
+/// \brief The dynamic shared memory of every statistics, ACT and planner kernel; each
+/// kernel lays out its own struct (stats_params.hpp, planner_params.hpp) at the front.
+/// Kernels declare no static __shared__ arrays: the CPU emulation (tests/emulation) backs
+/// this one array with a buffer, where a static one would become a per-thread local.
+__device__ __forceinline__ unsigned char* stats_shared_memory() {
+  extern __shared__ __align__(16) unsigned char stats_smem[];
+  return stats_smem;
+}
+
 /// \brief One element of Q/K/V (fp16 or bf16) as float.
 template <bool kIsBf16>
 __device__ __forceinline__ float load_half(const void* base, int64_t offset) {

@@ -9,19 +9,12 @@
 #include <vector>
 
 #include "cuda/attention_gpu_case.hpp"
+#include "cuda/stats_gpu_case.hpp"
 
 namespace attnkit_test {
 namespace {
 
 using attnkit::DType;
-
-void expect_equal_ints(const HostTensor& got, const HostTensor& ref, const std::string& what) {
-  int64_t bad = 0, first = -1;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    if (got.get(i) != ref.get(i) && bad++ == 0) first = i;
-  }
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " entries differ, first at " << first;
-}
 
 /// Host and device copies of one plan output.
 struct Out {
@@ -36,14 +29,6 @@ struct Out {
     return got;
   }
 };
-
-/// Adds `value` to feature 0 of every row [r0, r1) of head h of a [B, S, H, D] tensor.
-void add_first(const attnkit::TensorView& v, int64_t b, int64_t h, int64_t r0, int64_t r1, double value) {
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t off = b * v.stride[0] + r * v.stride[1] + h * v.stride[2];
-    attnkit::detail::store_from_double(v, off, attnkit::detail::load_as_double(v, off) + value);
-  }
-}
 
 struct SparseDCase {
   std::string name;
@@ -67,21 +52,7 @@ TEST_P(CudaSparseD, MaskMatchesReference) {
   const int64_t d = 64, bs = 128, nqb = 8, nkb = 8;
   BuiltCall host;
   build_call(c, d, dtype, /*seed=*/31, &host);
-  // Every query gets +3 on feature 0; per (b, kv head) five key blocks get +c with distinct
-  // strengths, three before and two after g = 512, so both top-k cuts have clear margins.
-  for (int64_t b = 0; b < c.batch; ++b) {
-    for (int64_t h = 0; h < c.hq; ++h) add_first(host.params.q, b, h, 0, c.sq, 3.0);
-    for (int64_t h = 0; h < c.hkv; ++h) {
-      // Distinct strengths: blocks o, o + 1, o + 2 (mod 4) before g = 512, one of 4/5 and
-      // one of 6/7 after; a strength step of 1 is a logit step of 3/8 (a 1.45x ratio).
-      const int64_t o = (h + b) % 4;
-      const int64_t planted[5] = {o, (o + 1) % 4, (o + 2) % 4, 4 + (h % 2), 6 + (b % 2)};
-      const double strength[5] = {14.0, 11.0, 8.0, 12.0, 9.0};
-      for (int e = 0; e < 5; ++e) {
-        add_first(host.params.k, b, h, planted[e] * bs, std::min<int64_t>((planted[e] + 1) * bs, c.sk), strength[e]);
-      }
-    }
-  }
+  plant_sparsed_blocks(host, c, bs);  // blocks 0-3 before g = 512, 4-7 after
   DeviceCall dev;
   mirror_to_device(host, &dev);
   attnkit::SparseDOptions o;
@@ -137,15 +108,7 @@ TEST_P(CudaRectified, PlanAndAttentionMatchReference) {
   const int64_t nqb = (c.sq + bs - 1) / bs, nb = (rc.vision + bs - 1) / bs;
   BuiltCall host;
   build_call(c, d, dtype, /*seed=*/77, &host);
-  // Give pooled queries and keys structure (otherwise every pooled score is ~0).
-  for (int64_t b = 0; b < c.batch; ++b) {
-    for (int64_t h = 0; h < c.hq; ++h) add_first(host.params.q, b, h, 0, c.sq, 2.0);
-    for (int64_t h = 0; h < c.hkv; ++h) {
-      for (int64_t j = 0; j < nb; ++j) {
-        add_first(host.params.k, b, h, j * bs, std::min((j + 1) * bs, rc.vision), 0.8 * static_cast<double>((j * 5 + h + b) % 7));
-      }
-    }
-  }
+  plant_rectified_structure(host, c, rc.vision, bs);
   HostTensor forced(DType::kUInt8, {1, 1, nb, nb});
   for (int64_t i = 0; i < nb; ++i) forced.set(i * nb + i, 1.0);  // the diagonal
   DeviceCall dev;

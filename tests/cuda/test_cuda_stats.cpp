@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuda/attention_gpu_case.hpp"
+#include "cuda/stats_gpu_case.hpp"
 
 namespace attnkit_test {
 namespace {
@@ -36,19 +37,6 @@ std::vector<GpuCase> stats_cases() {
   { GpuCase c = named("varlen_causal"); c.varlen_q = {100, 37, 250}; c.varlen_k = {120, 300, 250}; c.causal = true; v.push_back(c); }
   { GpuCase c = named("bhsd_odd_q1013_k1024"); c.batch = 1; c.hq = c.hkv = 2; c.sq = 1013; c.sk = 1024; c.bhsd = true; v.push_back(c); }
   return v;
-}
-
-/// |got - ref| <= 1e-4 + 2e-3 |ref| for every element; integer outputs exactly.
-void expect_close(const HostTensor& got, const HostTensor& ref, const std::string& what, bool exact = false) {
-  ASSERT_EQ(got.numel(), ref.numel()) << what;
-  int64_t bad = 0, first = -1;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double a = got.get(i), b = ref.get(i);
-    const bool ok = exact ? a == b : std::abs(a - b) <= 1e-4 + 2e-3 * std::abs(b);
-    if (!ok && bad++ == 0) first = i;
-  }
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << ref.numel() << " differ; first at " << first << " got "
-                    << (first >= 0 ? got.get(first) : 0.0) << " want " << (first >= 0 ? ref.get(first) : 0.0);
 }
 
 /// One output tensor on both sides: host (reference) and a device copy (starts as NaN).
@@ -120,36 +108,7 @@ INSTANTIATE_TEST_SUITE_P(Features, CudaStats,
                                   attnkit::dtype_name(std::get<2>(info.param));
                          });
 
-// ---------------------------------------------------------------------------------------
-// ACT: sinks planted with clear margins (keys 0, 5 and 17 of every sequence share a large
-// first component with every query), so detection is unambiguous on both sides.
-// ---------------------------------------------------------------------------------------
-
-void plant_sinks(BuiltCall& host, const GpuCase& c, int64_t d) {  // batched layouts
-  attnkit::AttentionParams& p = host.params;
-  auto set_first = [&](const attnkit::TensorView& v, int64_t rows, int64_t heads, auto value_of_row) {
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t h = 0; h < heads; ++h) {
-        const double value = value_of_row(r);
-        if (std::isnan(value)) continue;
-        attnkit::detail::store_from_double(v, r * v.stride[v.rank == 4 ? 1 : 0] + h * v.stride[v.rank == 4 ? 2 : 1], value);
-      }
-    }
-  };
-  for (int64_t b = 0; b < c.batch; ++b) {  // batched cases only
-    attnkit::TensorView q = p.q, k = p.k;
-    q.data = static_cast<unsigned char*>(q.data) + b * q.stride[0] * attnkit::dtype_size(q.dtype);
-    k.data = static_cast<unsigned char*>(k.data) + b * k.stride[0] * attnkit::dtype_size(k.dtype);
-    const int64_t rows_q = c.sq, rows_k = c.sk;
-    set_first(q, rows_q, c.hq, [](int64_t) { return 3.0; });
-    // q0 = 3 and k0 = 2 sqrt(D) add a logit of 6 (p ~ 0.25 each against ~0.001 for other
-    // keys); key 17 is 15% stronger than key 5, so a one-sink cut is unambiguous too.
-    const double strength = 2.0 * std::sqrt(static_cast<double>(d));
-    set_first(k, rows_k, c.hkv, [&](int64_t j) {
-      return (j == 0 || j == 5 || j == 17) ? strength * (j == 17 ? 1.15 : 1.0) : 0.0;
-    });
-  }
-}
+// ACT: sinks planted with clear margins (plant_sinks, stats_gpu_case.hpp).
 
 std::vector<GpuCase> act_cases() {
   std::vector<GpuCase> v;

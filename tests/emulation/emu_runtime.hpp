@@ -94,14 +94,112 @@ inline dim3 gridDim;
 
 inline void __syncthreads() { attnkit_emu::sync_cta(); }
 
-/// \brief Full-warp butterfly shuffle (the only shuffle the kernel uses).
-template <class T>
-inline T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
+namespace attnkit_emu {
+
+/// \brief A full-warp shuffle: every lane offers `value`; lane l gets the value of lane
+/// src_lane(l), or keeps its own when src_lane(l) is outside the warp (as __shfl_up_sync /
+/// __shfl_down_sync do).
+template <class T, class SrcLane>
+inline T warp_shuffle(const char* name, unsigned mask, T value, SrcLane src_lane) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(uint32_t) * 2, "up to 8-byte values");
-  if (mask != 0xffffffffu) attnkit_emu::report_error("__shfl_xor_sync with a partial mask is not emulated");
-  std::memcpy(attnkit_emu::warp_slot(), &value, sizeof(T));
-  const attnkit_emu::WarpSlots& all = attnkit_emu::warp_exchange();
+  if (mask != 0xffffffffu) report_error(std::string(name) + " with a partial mask is not emulated");
+  std::memcpy(warp_slot(), &value, sizeof(T));
+  const WarpSlots& all = warp_exchange();
+  const int src = src_lane(lane());
+  if (src < 0 || src >= kWarpSize) return value;
   T out;
-  std::memcpy(&out, all[(attnkit_emu::lane() ^ lane_mask) % attnkit_emu::kWarpSize], sizeof(T));
+  std::memcpy(&out, all[src], sizeof(T));
   return out;
 }
+
+}  // namespace attnkit_emu
+
+/// \brief Full-warp butterfly shuffle.
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
+  return attnkit_emu::warp_shuffle("__shfl_xor_sync", mask, value,
+                                   [lane_mask](int l) { return (l ^ lane_mask) % attnkit_emu::kWarpSize; });
+}
+
+/// \brief Lane l gets lane l - delta (lanes below delta keep their own value).
+template <class T>
+inline T __shfl_up_sync(unsigned mask, T value, unsigned delta) {
+  return attnkit_emu::warp_shuffle("__shfl_up_sync", mask, value, [delta](int l) { return l - static_cast<int>(delta); });
+}
+
+/// \brief Lane l gets lane l + delta (the top delta lanes keep their own value).
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
+  return attnkit_emu::warp_shuffle("__shfl_down_sync", mask, value, [delta](int l) { return l + static_cast<int>(delta); });
+}
+
+/// \brief Lane l gets lane src_lane (mod 32).
+template <class T>
+inline T __shfl_sync(unsigned mask, T value, int src_lane) {
+  return attnkit_emu::warp_shuffle("__shfl_sync", mask, value,
+                                   [src_lane](int) { return ((src_lane % 32) + 32) % attnkit_emu::kWarpSize; });
+}
+
+/// \brief Warp barrier (full mask only).
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  if (mask != 0xffffffffu) attnkit_emu::report_error("__syncwarp with a partial mask is not emulated");
+  attnkit_emu::warp_exchange();
+}
+
+// Atomics: one CTA's threads are fibers on one OS thread that switch only at barriers and
+// warp collectives, so a plain read-modify-write is atomic. They return the old value.
+template <class T>
+inline T atomicAdd(T* address, T value) {
+  static_assert(std::is_arithmetic_v<T>, "int, unsigned, float, double");
+  const T old = *address;
+  *address = old + value;
+  return old;
+}
+template <class T>
+inline T atomicMax(T* address, T value) {
+  const T old = *address;
+  *address = old < value ? value : old;
+  return old;
+}
+template <class T>
+inline T atomicMin(T* address, T value) {
+  const T old = *address;
+  *address = value < old ? value : old;
+  return old;
+}
+template <class T>
+inline T atomicExch(T* address, T value) {
+  const T old = *address;
+  *address = value;
+  return old;
+}
+template <class T>
+inline T atomicCAS(T* address, T compare, T value) {
+  const T old = *address;
+  if (old == compare) *address = value;
+  return old;
+}
+
+// Bit casts and correctly rounded arithmetic: the host's IEEE float and double operations
+// round to nearest even, as the _rn intrinsics do (the emulation builds without
+// -ffp-contract=fast on x86-64 without FMA, so nothing is contracted).
+inline unsigned __float_as_uint(float x) {
+  unsigned u;
+  std::memcpy(&u, &x, sizeof(u));
+  return u;
+}
+inline float __uint_as_float(unsigned u) {
+  float x;
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+}
+inline int __float_as_int(float x) { return static_cast<int>(__float_as_uint(x)); }
+inline float __int_as_float(int i) { return __uint_as_float(static_cast<unsigned>(i)); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __ddiv_rn(double a, double b) { return a / b; }
