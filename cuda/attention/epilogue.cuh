@@ -1,5 +1,6 @@
 // SPEC 6 epilogue of one warp's (16, kHeadDim) output: normalize, rectify, gate, one
-// rounding to O's dtype, and the LSE of SPEC 4 (before any output transform).
+// rounding to O's dtype (or a float32 store for ACT's internal O), and the LSE of SPEC 4
+// (before any output transform).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ __device__ __forceinline__ void write_output(const FwdParams& p, const BlockInfo
     const Rectify rectify(p, b, h, i);
     const OutputGate<Traits::kIsBf16> gate(
         p, p.maybe_gate != nullptr ? info.q_offset(p.gate_stride, b, i, h) : 0);
-    Elem* o_row = static_cast<Elem*>(p.o) + info.q_offset(p.o_stride, b, i, h);
+    const int64_t o_offset = info.q_offset(p.o_stride, b, i, h);
 #pragma unroll
     for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
       const int col = nt * 8 + col0;
@@ -41,8 +42,13 @@ __device__ __forceinline__ void write_output(const FwdParams& p, const BlockInfo
       float v1 = acc[nt][2 * r + 1] * out_scale[r];
       v0 = gate.apply(col, rectify.apply(col, v0));
       v1 = gate.apply(col + 1, rectify.apply(col + 1, v1));
-      // O rows are 16-byte aligned (checked by select_kernel), so the pair store is aligned.
-      *reinterpret_cast<Pair*>(o_row + col) = cuda_core::Half16<Traits::kIsBf16>::pair(v0, v1);
+      if (p.o_is_float32) {  // ACT's scratch O: rows 8-byte aligned, col even
+        *reinterpret_cast<float2*>(static_cast<float*>(p.o) + o_offset + col) = make_float2(v0, v1);
+      } else {
+        // O rows are 16-byte aligned (checked by select_kernel), so the pair store is aligned.
+        *reinterpret_cast<Pair*>(static_cast<Elem*>(p.o) + o_offset + col) =
+            cuda_core::Half16<Traits::kIsBf16>::pair(v0, v1);
+      }
     }
   }
 }

@@ -23,6 +23,9 @@ struct FwdParams {
   const void* v = nullptr;
   void* o = nullptr;
   RowStrides q_stride, k_stride, v_stride, o_stride;
+  // Internal, used by ACT: O is float32 (8-byte aligned rows, even strides) instead of Q's
+  // dtype, so that ACT calibrates before the one rounding. The public API keeps O in Q's dtype.
+  bool o_is_float32 = false;
 
   int batch = 0;
   int hq = 0;

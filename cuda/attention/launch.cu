@@ -1,5 +1,6 @@
 // select_kernel and run_forward of the CUDA backend: the one place that turns a validated
-// call into a FwdParams block and picks the (head dim, dtype) instance.
+// call into a FwdParams block and picks the (head dim, dtype) instance (run_forward_params
+// also serves ACT's float32-output forward).
 #include "cuda/attention/launch.hpp"
 
 #include <cuda_runtime.h>
@@ -127,11 +128,15 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
 }
 
 Status run_forward(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice) {
-  if (choice.backend != detail::Backend::kCuda) {
-    return Status(StatusCode::kInternal, "cuda_backend::run_forward called with a non-CUDA kernel choice");
+  return run_forward_params(problem, params, build_fwd_params(problem, params), choice);
+}
+
+Status run_forward_params(const detail::Problem& problem, const AttentionParams& params, const FwdParams& p,
+                          const detail::KernelChoice& choice) {
+  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kPrefill) {
+    return Status(StatusCode::kInternal, "cuda_backend::run_forward called with a kernel choice other than the CUDA prefill kernel");
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
-  const FwdParams p = build_fwd_params(problem, params);
   const int64_t grid_m = (problem.max_sq + kTileQ - 1) / kTileQ;
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
   return switch_dtype(problem.dtype, "CUDA kernel", [&](auto is_bf16) {

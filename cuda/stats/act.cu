@@ -1,10 +1,12 @@
 // ACT on the GPU (SPEC 7): the calling sequence of act_detect and act_forward around the
 // kernels of act_kernels.cuh (launched through stats_kernel_launch.hpp). act_forward runs
-// the forward kernel WITHOUT output transforms into O (plus LSE), then the calibration
-// kernel applies ACT, the rectification and the gate to every row and rounds once more to
-// O's dtype.
+// the prefill kernel WITHOUT output transforms into a float32 scratch O (plus LSE), then
+// the calibration kernel applies ACT, the rectification and the gate to every row and
+// rounds once to O's dtype, as the CPU reference does (calibrating an O already rounded to
+// bf16 / fp16 would multiply its rounding error by (1 - beta m) / (1 - m)).
 #include <cuda_runtime.h>
 
+#include "cuda/attention/launch.hpp"
 #include "cuda/stats/stats_kernel_launch.hpp"
 #include "cuda/stats/stats_launch.hpp"
 #include "cuda/stats/stats_pass.hpp"
@@ -69,29 +71,26 @@ Status act_detect_device(const detail::Problem& pr, const AttentionParams& param
 Status act_forward_device(const detail::Problem& pr, const AttentionParams& params, const ActOptions& options,
                           const SinkSets* detected, const SinkSets* given_sets) {
   if (Status s = check_stats_support(pr, params); !s) return s;
-  // The forward without output transforms (ACT comes between SPEC 4 and SPEC 6).
-  AttentionParams plain = params;
-  plain.rectify = Rectification{};
-  plain.gate = Gate{};
-  {
-    std::string why;
-    AttentionParams probe = plain;
-    probe.lse = TensorView{};
-    if (!is_supported(probe, &why)) {
-      return Status(StatusCode::kNotSupported, "act_forward: the CUDA forward kernel cannot run this call: " + why);
-    }
+  // Always the prefill kernel, whatever Sq: the decode kernel has no float32 output mode.
+  detail::KernelChoice choice;
+  if (Status s = cuda_backend::select_kernel(pr, params, &choice); !s) {
+    return Status(s.code(), "act_forward: the CUDA forward kernel cannot run this call: " + s.message());
   }
   if (pr.batch == 0 || pr.hq == 0 || pr.max_sq == 0) return Status::ok();  // nothing to write
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
   FwdParams p = make_stats_params(pr, params);  // keeps rectify and gate for the calibration
 
-  DeviceScratch lse(stream), col_sum(stream), col_count(stream), sets_count(stream), sets_index(stream);
+  // The forward's O in float32, contiguous: batched [B, Sq, Hq, Dv], varlen [total_q, Hq, Dv].
+  RowStrides o_float_stride;
+  o_float_stride.head = pr.dv;
+  o_float_stride.row = pr.hq * pr.dv;
+  o_float_stride.batch = pr.varlen ? 0 : pr.max_sq * pr.hq * pr.dv;
+  DeviceScratch o_float(stream), lse(stream), col_sum(stream), col_count(stream), sets_count(stream),
+      sets_index(stream);
+  if (Status s = o_float.allocate(sizeof(float) * pr.total_q * pr.hq * pr.dv, false, "float32 O"); !s) return s;
   if (!params.lse.present()) {  // the forward writes the LSE the calibration needs
     if (Status s = lse.allocate(sizeof(float) * scratch_lse_elements(pr), false, "LSE"); !s) return s;
     set_scratch_lse(pr, lse.as<float>(), &p);
-    // pr.device: kCuda on a GPU; the CPU emulation passes host tensors (its "device" memory).
-    plain.lse = pr.varlen ? TensorView::contiguous(lse.as<float>(), DType::kFloat32, {pr.hq, pr.total_q}, pr.device)
-                          : TensorView::contiguous(lse.as<float>(), DType::kFloat32, {pr.batch, pr.hq, pr.max_sq}, pr.device);
   }
   SinkSets sets;
   if (given_sets != nullptr) {
@@ -107,7 +106,16 @@ Status act_forward_device(const detail::Problem& pr, const AttentionParams& para
     sets.index = TensorView::contiguous(sets_index.as<int32_t>(), DType::kInt32, {pr.batch, pr.hq, options.max_sinks});
   }
 
-  if (Status s = launch_forward_call(plain); !s) return s;
+  // The forward without output transforms (ACT comes between SPEC 4 and SPEC 6), into the
+  // float32 O and the LSE of p (the caller's or the scratch one).
+  FwdParams fwd = p;
+  fwd.maybe_rectify_r = nullptr;
+  fwd.maybe_rectify_c = nullptr;
+  fwd.maybe_gate = nullptr;
+  fwd.o = o_float.as<float>();
+  fwd.o_stride = o_float_stride;
+  fwd.o_is_float32 = true;
+  if (Status s = run_forward_params(pr, params, fwd, choice); !s) return s;
   if (given_sets == nullptr) {
     if (Status s = column_stats(pr, &p, p.maybe_lse, &lse, &col_sum, &col_count, stream); !s) return s;
     if (Status s = run_detect(pr, p, options, col_sum.as<float>(), col_count.as<int32_t>(), sets, stream); !s) return s;
@@ -124,6 +132,8 @@ Status act_forward_device(const detail::Problem& pr, const AttentionParams& para
   a.index_k = static_cast<int>(sets.index.shape[2]);
   a.d = static_cast<int>(pr.d);
   a.dv = static_cast<int>(pr.dv);
+  a.o_float = o_float.as<float>();
+  a.o_float_stride = o_float_stride;
   const dim3 grid(static_cast<unsigned>((pr.max_sq + kCalibrateWarps - 1) / kCalibrateWarps),
                   static_cast<unsigned>(pr.hq), static_cast<unsigned>(pr.batch));
   return launch_calibrate_kernel(grid, pr.dtype == DType::kBFloat16, p, a, stream);

@@ -45,8 +45,9 @@ Status launch_detect_kernel(dim3 grid, const FwdParams& p, const DetectArgs& a, 
 Status launch_calibrate_kernel(dim3 grid, bool is_bf16, const FwdParams& p, const CalibrateArgs& a,
                                cudaStream_t stream);
 
-/// \brief The forward call inside act_forward and rectified_attention: attnkit::forward
-/// (the emulation runs the emulated forward kernel instead).
+/// \brief The forward call inside rectified_attention: attnkit::forward (the emulation runs
+/// the emulated forward kernel instead). act_forward calls the prefill launcher directly
+/// (cuda/attention/launch.hpp run_forward_params, for its float32 O).
 Status launch_forward_call(const AttentionParams& params);
 
 }  // namespace attnkit::cuda_backend

@@ -19,8 +19,9 @@ Status act_detect_device(const detail::Problem& problem, const AttentionParams& 
 
 /// \brief act_forward (given_sets == nullptr: detect first, writing the sets to `detected`
 /// when non-null) or act_forward_with_sets (given_sets: device sets of any K) on device
-/// tensors: forward without output transforms into O (and LSE), then one calibration
-/// kernel that applies ACT, the rectification and the gate, and rounds to O's dtype.
+/// tensors: the prefill kernel without output transforms into a float32 scratch O (and the
+/// LSE), then one calibration kernel that applies ACT, the rectification and the gate, and
+/// rounds once to O's dtype. Scratch: 4 * total_q * Hq * Dv bytes for O, plus the LSE.
 Status act_forward_device(const detail::Problem& problem, const AttentionParams& params, const ActOptions& options,
                           const SinkSets* detected, const SinkSets* given_sets);
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/attention/fwd_params.hpp"
 #include "cuda/core/block_scan.cuh"
 
 namespace attnkit::cuda_backend {
@@ -118,6 +119,10 @@ struct CalibrateArgs {
   int64_t index_stride[3];
   int index_k;
   int d, dv;
+  // The forward's O before any rounding (act.cu's scratch), float32, batched [B, Sq, Hq, Dv]
+  // or varlen [total_q, Hq, Dv]; the kernel writes the calibrated rows to p.o in Q's dtype.
+  const float* o_float;
+  RowStrides o_float_stride;
 };
 
 }  // namespace attnkit::cuda_backend

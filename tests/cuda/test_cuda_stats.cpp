@@ -181,6 +181,7 @@ TEST_P(CudaAct, DetectAndForwardMatchReference) {
   const ErrorStats e2 = compare(o_gpu, *host.o);
   EXPECT_EQ(e2.mismatched_nonfinite, 0) << e2.str();
   EXPECT_LE(e2.rel_l2, tol.rel_l2) << e2.str();
+  EXPECT_LE(e2.max_abs, tol.max_abs) << e2.str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Features, CudaAct,

@@ -1,7 +1,8 @@
 // Compiles cuda/attention/fwd_kernel.cuh and cuda/attention/launch.cu with the host
 // compiler. The PTX wrappers come from shadow/cuda/core (first on the include path); the
-// CUDA built-ins from emu_runtime.hpp; launch_fwd, which holds the <<<>>> launch, is
-// defined here on top of attnkit_emu::run_grid. Nothing under cuda/ is edited.
+// CUDA built-ins from emu_runtime.hpp; the device queries of select_kernel from
+// emu_cuda_api.hpp; launch_fwd, which holds the <<<>>> launch, is defined here on top of
+// attnkit_emu::run_grid. Nothing under cuda/ is edited.
 #include "emulated_forward.hpp"
 
 #include <algorithm>
@@ -21,6 +22,7 @@ using std::min;
 // Compile the kernel and launcher into their own namespace, so that they can neither
 // collide with nor be interposed by the real (GPU) ones inside libattnkit.
 #define cuda_backend cuda_backend_emu
+#include "emu_cuda_api.hpp"  // select_kernel's device queries (act.cu calls it) see the emulated H100
 #include "cuda/attention/fwd_kernel.cuh"
 #include "cuda/attention/launch.cu"
 
@@ -65,7 +67,24 @@ attnkit::Status emulated_forward(const attnkit::AttentionParams& params) {
   if (!s) return s;
   attnkit::detail::KernelChoice choice;
   choice.backend = attnkit::detail::Backend::kCuda;
+  choice.family = attnkit::detail::KernelFamily::kPrefill;
   return attnkit::cuda_backend::run_forward(problem, params, choice);
+}
+
+attnkit::Status emulated_forward_float32(const attnkit::AttentionParams& params, float* o) {
+  namespace backend = attnkit::cuda_backend;
+  attnkit::detail::Problem problem;
+  attnkit::Status s = attnkit::detail::validate_attention(params, attnkit::detail::CallKind::kForward, &problem);
+  if (!s) return s;
+  attnkit::detail::KernelChoice choice;
+  if (s = backend::select_kernel(problem, params, &choice); !s) return s;
+  backend::FwdParams p = backend::build_fwd_params(problem, params);
+  p.o = o;
+  p.o_stride.head = problem.dv;
+  p.o_stride.row = problem.hq * problem.dv;
+  p.o_stride.batch = problem.varlen ? 0 : problem.max_sq * problem.hq * problem.dv;
+  p.o_is_float32 = true;
+  return backend::run_forward_params(problem, params, p, choice);
 }
 
 }  // namespace attnkit_emu

@@ -16,4 +16,11 @@ namespace attnkit_emu {
 /// kInternal with the emulator's message.
 attnkit::Status emulated_forward(const attnkit::AttentionParams& params);
 
+/// \brief The internal float32-output mode of the same kernel (what act_forward runs):
+/// validates `params`, picks the prefill kernel with cuda_backend::select_kernel (device
+/// queries answered as the emulated H100) and runs cuda_backend::run_forward_params with O
+/// redirected to `o`, float32 and contiguous: batched [B, Sq, Hq, Dv], varlen [total_q, Hq, Dv].
+/// params.o is not written; the LSE and the output transforms are the call's.
+attnkit::Status emulated_forward_float32(const attnkit::AttentionParams& params, float* o);
+
 }  // namespace attnkit_emu

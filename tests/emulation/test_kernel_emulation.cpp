@@ -262,6 +262,53 @@ TEST_P(KernelEmulation, MatchesCpuReference) {
 INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulation, ::testing::ValuesIn(curated_cases()),
                          [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
 
+// ---- float32 output (internal, act_forward's forward) ---------------------------------
+// The same kernel storing float2 instead of packed 16-bit pairs. Rounded once to Q's dtype,
+// its O must equal the normal run's bit for bit (same arithmetic, same coordinates), and
+// every element must be written (the buffer starts as NaN).
+
+class KernelEmulationFloat32Output : public ::testing::TestWithParam<EmuCase> {};
+
+TEST_P(KernelEmulationFloat32Output, RoundsToTheNormalOutput) {
+  const EmuCase& e = GetParam();
+  ASSERT_FALSE(e.c.bhsd) << "the float32 O is [rows, Hq, Dv]: compare with a row-major O only";
+  BuiltCall host;
+  build_call(e.c, e.d, e.dtype, /*seed=*/1000 + e.d, &host);
+  const Outcome normal = run_against_reference(host, attnkit_emu::emulated_forward);
+  expect_within(normal, tolerance_for(e.dtype));
+  const HostTensor o_normal = clone(*host.o);
+
+  std::vector<float> o32(static_cast<size_t>(o_normal.numel()), std::numeric_limits<float>::quiet_NaN());
+  const attnkit::Status s = attnkit_emu::emulated_forward_float32(host.params, o32.data());
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  HostTensor rounded(e.dtype, {1});
+  int64_t mismatches = 0, first = -1;
+  for (int64_t i = 0; i < o_normal.numel(); ++i) {
+    rounded.set(0, o32[static_cast<size_t>(i)]);
+    const double a = rounded.get(0), b = o_normal.get(i);
+    if (!(a == b || (std::isnan(a) && std::isnan(b)))) {
+      if (first < 0) first = i;
+      ++mismatches;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "first at element " << first << ": float32 " << o32[static_cast<size_t>(first)]
+                           << " vs " << o_normal.get(first);
+}
+
+std::vector<EmuCase> float32_output_cases() {
+  std::vector<EmuCase> v;
+  for (const EmuCase& e : curated_cases()) {
+    // Every variant with rectify + gate (d64 bf16, d128 fp16), and a varlen layout.
+    if (e.c.name.rfind("everything", 0) == 0 || e.c.name == "gate_headwise_f32_sigmoid_varlen_d64_bf16") {
+      v.push_back(e);
+    }
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulationFloat32Output, ::testing::ValuesIn(float32_output_cases()),
+                         [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
+
 // ---- self-check: a wrong emulation must fail ----------------------------------------
 // Each test breaks the emulator on purpose (attnkit_emu::Fault) and expects the kernel's
 // output to leave tolerance, so a vacuous emulator (or comparison) cannot pass.

@@ -25,14 +25,6 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr DType kBf16 = DType::kBFloat16;
 constexpr DType kFp16 = DType::kFloat16;
 
-// act_forward calibrates the forward's O after it has been rounded to Q's dtype, and the
-// calibration multiplies that rounding error by (1 - beta m) / (1 - m), m the row's sink
-// mass: with the default beta = 0.4 and the planted sinks (m up to ~0.99) that is up to
-// ~50x, beyond tolerance_for (a design limit of act_forward_device, see
-// ActForwardDefaultBetaKnownPrecisionLimit below). beta = 0.8 bounds it to ~8x at
-// m = 0.97, so the comparison below checks the kernels' arithmetic, not that limit.
-constexpr float kActBeta = 0.8f;
-
 /// \brief NaN for float outputs, -777 for integer ones: never a value the kernels write.
 void poison(HostTensor& t) {
   const bool is_float = t.view.dtype == DType::kFloat32;
@@ -48,11 +40,12 @@ struct Both {
   }
 };
 
-/// A GpuCase at one head dim and dtype (its name is the test name).
+/// A GpuCase at one head dim and dtype (its name is the test name); ACT cases also a beta.
 struct EmuCase {
   GpuCase c;
   int64_t d = 64;
   DType dtype = kBf16;
+  float act_beta = attnkit::ActOptions{}.beta;  // SPEC 7 default, 0.4
 };
 
 void PrintTo(const EmuCase& e, std::ostream* os) { *os << e.c.name; }
@@ -192,6 +185,13 @@ std::vector<EmuCase> act_cases() {
     c.mask_density = 0.7;
     v.push_back(at(c, 64, kBf16));
   }
+  {
+    GpuCase c = small("act_causal_beta08", 90, 90);  // plant_sinks plants batched cases only
+    c.causal = true;
+    EmuCase e = at(c, 128, kFp16);
+    e.act_beta = 0.8f;  // a non-default beta
+    v.push_back(e);
+  }
   return v;
 }
 
@@ -217,7 +217,7 @@ TEST_P(ActEmulation, DetectAndForwardMatchReference) {
   expect_equal_ints(index.got, index.ref, "sets.index");
 
   o.max_sinks = 64;
-  o.beta = kActBeta;
+  o.beta = e.act_beta;
   Both count2(DType::kInt32, {c.batch, c.hq}), index2(DType::kInt32, {c.batch, c.hq, 64});
   const attnkit::SinkSets ref_sets{count2.ref.view, index2.ref.view}, got_sets{count2.got.view, index2.got.view};
   const attnkit::Status ref = attnkit::act_forward(host.params, o, &ref_sets);
@@ -257,30 +257,64 @@ TEST_P(ActEmulation, DetectAndForwardMatchReference) {
 INSTANTIATE_TEST_SUITE_P(Curated, ActEmulation, ::testing::ValuesIn(act_cases()),
                          [](const auto& info) { return info.param.c.name; });
 
-/// The GPU suite's act_dense_bf16 (tests/cuda/test_cuda_stats.cpp) with the default beta =
-/// 0.4: the emulation predicts max_abs ~0.28 against tolerance_for's 0.06, because
-/// act_forward_device calibrates the bf16-rounded forward output and rows with sink mass
-/// m ~0.99 amplify its rounding error by (1 - beta m) / (1 - m) ~50x (a host model of
-/// that pipeline in double gives the same error). Disabled until act_forward keeps O in
-/// float32 before the calibration; run with --gtest_also_run_disabled_tests.
-TEST(ActEmulationKnownLimit, DISABLED_ActForwardDefaultBetaKnownPrecisionLimit) {
-  GpuCase c = small("act_dense", 200, 200);
-  c.batch = 2;
-  c.hq = c.hkv = 4;
+/// \brief act_forward (default options, the GPU suite's head mask) on a GPU-suite case at
+/// its shape (tests/cuda/test_cuda_stats.cpp, act_cases), against the CPU reference.
+ErrorStats act_forward_error(const GpuCase& c, DType dtype) {
   const int64_t d = 64;
   BuiltCall host;
-  build_call(c, d, kBf16, /*seed=*/99, &host);
+  build_call(c, d, dtype, /*seed=*/99, &host);
   plant_sinks(host, c, d);
+  HostTensor head_mask(DType::kUInt8, {c.hq});
+  for (int64_t h = 0; h < c.hq; ++h) head_mask.set(h, h % 3 == 2 ? 0.0 : 1.0);
   attnkit::ActOptions o;
-  ASSERT_TRUE(attnkit::act_forward(host.params, o).is_ok());
+  o.head_mask = head_mask.view;
+  const attnkit::Status ref = attnkit::act_forward(host.params, o);
+  EXPECT_TRUE(ref.is_ok()) << ref.message();
   const HostTensor o_ref = clone(*host.o);
   fill_nan(*host.o);
   const attnkit::Status fwd = attnkit_emu::emulated_act_forward(host.params, o, nullptr);
-  ASSERT_TRUE(fwd.is_ok()) << fwd.message();
-  const ErrorStats err = compare(*host.o, o_ref);
-  const Tolerance tol = tolerance_for(kBf16);
+  EXPECT_TRUE(fwd.is_ok()) << fwd.message();
+  return compare(*host.o, o_ref);
+}
+
+void expect_act_within(const ErrorStats& err, DType dtype) {
+  const Tolerance tol = tolerance_for(dtype);
+  ::testing::Test::RecordProperty("max_abs", std::to_string(err.max_abs));
+  ::testing::Test::RecordProperty("rel_l2", std::to_string(err.rel_l2));
+  EXPECT_EQ(err.mismatched_nonfinite, 0) << err.str();
   EXPECT_LE(err.rel_l2, tol.rel_l2) << err.str();
   EXPECT_LE(err.max_abs, tol.max_abs) << err.str();
+}
+
+GpuCase gpu_suite_case(const std::string& name) {
+  GpuCase c;  // B = 2, Sq = Sk = 200, Hq = Hkv = 4
+  c.name = name;
+  c.lse = false;
+  return c;
+}
+
+/// The GPU suite's act_dense_bf16 with the default beta = 0.4, at its shape. Rows with sink
+/// mass m ~0.97-0.99 amplify any error of the forward's O by (1 - beta m) / (1 - m): when
+/// act_forward calibrated the bf16-rounded O, this case reached max_abs ~0.28 against
+/// tolerance_for's 0.06; calibrating the float32 O, ~0.03.
+TEST(ActEmulationDefaultBeta, GpuSuiteDenseBf16MatchesReference) {
+  expect_act_within(act_forward_error(gpu_suite_case("act_dense"), kBf16), kBf16);
+}
+
+/// The GPU suite's act_causal_gqa_lse_bf16: still beyond tolerance (max_abs ~0.11 against
+/// 0.06; 0.45 before the float32 O). Causal row 23 sees keys 0-23 and puts m = 0.993 on the
+/// sinks {5, 17}, so (1 - beta m) / (1 - m) ~ 83 multiplies the error the forward's bf16 P
+/// (rounded for the P V mma, ~2^-9 relative) leaves in the sink part of O, which u
+/// (float32 p) does not share. Disabled until that part of O stops carrying the P rounding
+/// (e.g. the forward leaves S out of P V, or splits P into two bf16 terms in this mode);
+/// run with --gtest_also_run_disabled_tests.
+TEST(ActEmulationKnownLimit, DISABLED_GpuSuiteCausalGqaBf16SinkMassNearOne) {
+  GpuCase c = gpu_suite_case("act_causal_gqa_lse");
+  c.causal = true;
+  c.hq = 8;
+  c.hkv = 2;
+  c.lse = true;
+  expect_act_within(act_forward_error(c, kBf16), kBf16);
 }
 
 // ---------------------------------------------------------------------------------------
