@@ -2,6 +2,7 @@
 // element-wise comparison every test uses (relative L2 and max-abs error).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -135,6 +136,22 @@ inline ErrorStats compare(const HostTensor& got, const HostTensor& ref) {
   e.rel_l2 = std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
   if (den == 0.0 && num == 0.0) e.rel_l2 = 0.0;
   return e;
+}
+
+/// LSE tolerance against the CPU reference: 1e-3 absolute, widened by float32's own
+/// resolution for huge values (a sink logit of 1e4). Non-finite entries must match exactly
+/// (checked through compare()'s mismatched_nonfinite).
+inline constexpr double kLseTolerance = 1e-3;
+
+/// \brief The largest |got - ref| / (1 + 1e-4 |ref|) over finite pairs, held to kLseTolerance.
+inline double lse_error(const HostTensor& got, const HostTensor& ref) {
+  double worst = 0.0;
+  const int64_t n = std::min(got.numel(), ref.numel());
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = got.get(i), b = ref.get(i);
+    if (std::isfinite(a) && std::isfinite(b)) worst = std::max(worst, std::abs(a - b) / (1.0 + 1e-4 * std::abs(b)));
+  }
+  return worst;
 }
 
 /// Tolerances by dtype for a kernel against the CPU reference (docs/testing.md).

@@ -52,25 +52,7 @@ void expect_decode_matches_reference(const DecodeCase& c, int64_t d, DType dtype
   ASSERT_TRUE(got.is_ok()) << "CUDA: " << got.message();
   ATTNKIT_CUDA_OK(cudaDeviceSynchronize());
 
-  HostTensor o_gpu = clone(*host.o);
-  to_host(dev.copies[dev.index[host.o]], &o_gpu);
-  const ErrorStats e = compare(o_gpu, *host.o);
-  const Tolerance tol = tolerance_for(dtype);
-  EXPECT_EQ(e.mismatched_nonfinite, 0) << "O: " << e.str() << " | " << description;
-  EXPECT_LE(e.rel_l2, tol.rel_l2) << "O: " << e.str() << " | " << description;
-  EXPECT_LE(e.max_abs, tol.max_abs) << "O: " << e.str() << " | " << description;
-  if (host.lse != nullptr) {
-    HostTensor lse_gpu = clone(*host.lse);
-    to_host(dev.copies[dev.index[host.lse]], &lse_gpu);
-    const ErrorStats el = compare(lse_gpu, *host.lse);
-    EXPECT_EQ(el.mismatched_nonfinite, 0) << "LSE: " << el.str() << " | " << description;
-    double worst = 0.0;  // 1e-3 absolute, plus fp32's resolution for huge values (a sink of 1e4)
-    for (int64_t i = 0; i < lse_gpu.numel(); ++i) {
-      const double a = lse_gpu.get(i), b = host.lse->get(i);
-      if (std::isfinite(a) && std::isfinite(b)) worst = std::max(worst, std::abs(a - b) / (1.0 + 1e-4 * std::abs(b)));
-    }
-    EXPECT_LE(worst, 1e-3) << "LSE: " << el.str() << " | " << description;
-  }
+  expect_device_outputs_match(host, dev, dtype, description);
 }
 
 /// Feature cases; each also runs on a paged cache (page size cycling 16, 64, 256).
