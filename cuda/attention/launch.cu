@@ -24,50 +24,28 @@ namespace {
 constexpr int kTileQ = tile_config(ArchClass::kSm80, 128).block_m;
 constexpr int kTileK = tile_config(ArchClass::kSm80, 128).block_n;
 constexpr int64_t kMaxGridYZ = 65535;
-constexpr int64_t kMaxSeqLen = int64_t{1} << 30;  // positions and windows are int in the kernel
-
-Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
 
 
 }  // namespace
 
 Status select_kernel(const detail::Problem& problem, const AttentionParams& params, detail::KernelChoice* choice) {
-  if (problem.dtype != DType::kBFloat16 && problem.dtype != DType::kFloat16) {
-    return not_supported(std::string("dtype ") + dtype_name(problem.dtype) +
-                         ": the CUDA kernel supports float16 and bfloat16 Q/K/V/O");
-  }
-  if (problem.dv != problem.d) {
-    return not_supported("Dv = " + std::to_string(problem.dv) + " with D = " + std::to_string(problem.d) +
-                         ": the CUDA kernel needs Dv == D");
-  }
-  if (problem.d != 64 && problem.d != 128 && problem.d != 256) {
-    return not_supported("head dim " + std::to_string(problem.d) +
-                         ": the CUDA kernel supports head dims 64, 128 and 256");
-  }
+  if (Status s = check_dtype_and_length(problem, "CUDA kernel"); !s) return s;
+  if (Status s = check_mma_head_dims(problem, "CUDA kernel"); !s) return s;
   if (problem.batch > kMaxGridYZ || problem.hq > kMaxGridYZ) {
     return not_supported("batch = " + std::to_string(problem.batch) + ", Hq = " + std::to_string(problem.hq) +
                          ": the CUDA kernel supports at most 65535 of each");
-  }
-  if (problem.max_sq >= kMaxSeqLen || problem.max_sk >= kMaxSeqLen) {
-    return not_supported("sequence length " + std::to_string(std::max(problem.max_sq, problem.max_sk)) +
-                         ": the CUDA kernel supports sequences shorter than 2^30");
   }
   if (problem.has_block_mask && (params.block_mask.block_k % kTileK != 0 || params.block_mask.block_q % kTileQ != 0)) {
     return not_supported("block_mask block sizes " + std::to_string(params.block_mask.block_q) + "x" +
                          std::to_string(params.block_mask.block_k) +
                          ": the CUDA kernel supports block_q and block_k in {64, 128}");
   }
-  if (problem.has_rectify && params.rectify.block_q <= 0) {
-    return invalid("rectify.block_q = " + std::to_string(params.rectify.block_q) + ": expected a positive block size");
-  }
   for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
                                 std::pair{&params.o, "o"}}) {
     Status s = check_row_alignment(*t, name, "CUDA kernel");
     if (!s) return s;
   }
-  if (problem.varlen && (params.cu_seqlens_q.stride[0] != 1 || params.cu_seqlens_k.stride[0] != 1)) {
-    return invalid("cu_seqlens_q / cu_seqlens_k: the CUDA kernel needs contiguous cu_seqlens (stride 1)");
-  }
+  if (Status s = check_contiguous_cu_seqlens(problem, params, "CUDA kernel"); !s) return s;
 
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);

@@ -19,6 +19,9 @@
 
 namespace attnkit::cuda_backend {
 
+/// Positions and windows are int in the kernels: sequences must stay below this.
+inline constexpr int64_t kMaxSeqLen = int64_t{1} << 30;
+
 inline Status not_supported(const std::string& message) { return Status(StatusCode::kNotSupported, message); }
 inline Status cuda_error(const std::string& what, cudaError_t err) {
   return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
@@ -46,6 +49,52 @@ Status switch_dtype(DType dtype, const char* kernel, Fn&& fn) {
     default: return not_supported(std::string("dtype ") + dtype_name(dtype) + ": the " + kernel +
                                   " supports float16 and bfloat16 Q/K/V/O");
   }
+}
+
+/// \brief Limits every CUDA kernel of the backend shares: float16 / bfloat16 inputs, and
+/// sequences shorter than 2^30 (positions and windows are int in the kernels). `kernel`
+/// names the kernel(s) in the message ("CUDA kernel", "CUDA statistics kernels", ...).
+inline Status check_dtype_and_length(const detail::Problem& problem, const char* kernel) {
+  if (problem.dtype != DType::kBFloat16 && problem.dtype != DType::kFloat16) {
+    return not_supported(std::string("dtype ") + dtype_name(problem.dtype) + ": the " + kernel +
+                         " take float16 or bfloat16 Q/K/V/O");
+  }
+  if (problem.max_sq >= kMaxSeqLen || problem.max_sk >= kMaxSeqLen) {
+    return not_supported("sequence length " + std::to_string(std::max(problem.max_sq, problem.max_sk)) + ": the " +
+                         kernel + " take sequences shorter than 2^30");
+  }
+  return Status::ok();
+}
+
+/// \brief The head dims of the tensor-core kernels (prefill and decode): the instances of
+/// instances/ are 64, 128 and 256, with Dv == D.
+inline Status check_mma_head_dims(const detail::Problem& problem, const char* kernel) {
+  if (problem.dv != problem.d) {
+    return not_supported("Dv = " + std::to_string(problem.dv) + " with D = " + std::to_string(problem.d) + ": the " +
+                         kernel + " needs Dv == D");
+  }
+  if (problem.d != 64 && problem.d != 128 && problem.d != 256) {
+    return not_supported("head dim " + std::to_string(problem.d) + ": the " + kernel +
+                         " supports head dims 64, 128 and 256");
+  }
+  return Status::ok();
+}
+
+/// \brief Kernels that index cu_seqlens without a stride need them contiguous.
+inline Status check_contiguous_cu_seqlens(const detail::Problem& problem, const AttentionParams& params,
+                                          const char* kernel) {
+  if (problem.varlen && (params.cu_seqlens_q.stride[0] != 1 || params.cu_seqlens_k.stride[0] != 1)) {
+    return Status(StatusCode::kInvalidArgument,
+                  std::string("cu_seqlens_q / cu_seqlens_k: the ") + kernel + " needs contiguous cu_seqlens (stride 1)");
+  }
+  return Status::ok();
+}
+
+/// \brief Opts `kernel` in to `bytes` of dynamic shared memory (needed above 48 KB).
+template <class Kernel>
+Status set_max_dynamic_smem(Kernel kernel, size_t bytes, const char* name) {
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  return err == cudaSuccess ? Status::ok() : cuda_error(std::string("cudaFuncSetAttribute (") + name + ")", err);
 }
 
 /// \brief cp.async copies 16-byte chunks of Q/K/V rows (contiguous or paged), so every base

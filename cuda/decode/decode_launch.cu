@@ -18,7 +18,6 @@
 namespace attnkit::cuda_backend {
 namespace {
 
-constexpr int64_t kMaxSeqLen = int64_t{1} << 30;  // positions and windows are int in the kernel
 constexpr int64_t kMaxCtas = INT_MAX;             // the grid is flattened into blockIdx.x
 constexpr int kKeysPerTile = 64;                  // DecodeTraits::kBlockN, for the split bound
 
@@ -97,21 +96,11 @@ DecodeParams build_params(const detail::Problem& problem, const AttentionParams&
 /// The one function behind select_decode_kernel and run_decode: checks, device and
 /// instance queries, and the split count.
 Status plan_decode(const detail::Problem& problem, const AttentionParams& params, DecodePlan* plan) {
-  if (problem.dtype != DType::kBFloat16 && problem.dtype != DType::kFloat16) {
-    return not_supported(std::string("dtype ") + dtype_name(problem.dtype) +
-                         ": the CUDA decode kernel supports float16 and bfloat16 Q/K/V/O");
-  }
-  if (problem.dv != problem.d) {
-    return not_supported("Dv = " + std::to_string(problem.dv) + " with D = " + std::to_string(problem.d) +
-                         ": the CUDA decode kernel needs Dv == D");
-  }
-  if (problem.d != 64 && problem.d != 128 && problem.d != 256) {
-    return not_supported("head dim " + std::to_string(problem.d) +
-                         ": the CUDA decode kernel supports head dims 64, 128 and 256");
-  }
-  if (problem.max_sq >= kMaxSeqLen || problem.max_sk >= kMaxSeqLen || problem.page_size >= kMaxSeqLen) {
-    return not_supported("sequence length " + std::to_string(std::max(problem.max_sq, problem.max_sk)) +
-                         ": the CUDA decode kernel supports sequences (and pages) shorter than 2^30");
+  if (Status s = check_dtype_and_length(problem, "CUDA decode kernel"); !s) return s;
+  if (Status s = check_mma_head_dims(problem, "CUDA decode kernel"); !s) return s;
+  if (problem.page_size >= kMaxSeqLen) {
+    return not_supported("page_size " + std::to_string(problem.page_size) +
+                         ": the CUDA decode kernel takes pages shorter than 2^30");
   }
   if (problem.hq >= kMaxSeqLen || problem.batch >= kMaxSeqLen) {
     return not_supported("batch = " + std::to_string(problem.batch) + ", Hq = " + std::to_string(problem.hq) +

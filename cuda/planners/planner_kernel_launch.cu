@@ -4,24 +4,16 @@
 
 #include <string>
 
+#include "cuda/attention/launch_common.hpp"
+
 #include "cuda/planners/rectified_kernels.cuh"
 #include "cuda/planners/sparsed_kernels.cuh"
 #include "cuda/stats/stats_pass.hpp"
 
 namespace attnkit::cuda_backend {
-namespace {
-
-template <class Kernel>
-Status set_dynamic_smem(Kernel kernel, size_t smem, const char* name) {
-  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  return err == cudaSuccess ? Status::ok() : stats_cuda_error(std::string("cudaFuncSetAttribute (") + name + ")", err);
-}
-
-}  // namespace
-
 Status launch_sparsed_select_kernel(const LaunchShape& shape, const FwdParams& p, const SelectArgs& a,
                                     cudaStream_t stream) {
-  if (Status s = set_dynamic_smem(sparsed_select_kernel, shape.smem_bytes, "sparsed_select_kernel"); !s) return s;
+  if (Status s = set_max_dynamic_smem(sparsed_select_kernel, shape.smem_bytes, "sparsed_select_kernel"); !s) return s;
   sparsed_select_kernel<<<shape.grid, kSelectThreads, shape.smem_bytes, stream>>>(p, a);
   return check_launch("sparsed_select_kernel");
 }
@@ -35,7 +27,7 @@ Status launch_pool_kernel(dim3 grid, bool is_bf16, const FwdParams& p, const Pla
 Status launch_plan_kernel(const LaunchShape& shape, bool is_bf16, const FwdParams& p, const PlanArgs& a,
                           cudaStream_t stream) {
   const auto kernel = is_bf16 ? &plan_kernel<true> : &plan_kernel<false>;
-  if (Status s = set_dynamic_smem(kernel, shape.smem_bytes, "plan_kernel"); !s) return s;
+  if (Status s = set_max_dynamic_smem(kernel, shape.smem_bytes, "plan_kernel"); !s) return s;
   kernel<<<shape.grid, kPlanThreads, shape.smem_bytes, stream>>>(p, a);
   return check_launch("plan_kernel");
 }

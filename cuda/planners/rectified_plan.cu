@@ -3,6 +3,7 @@
 // through planner_kernel_launch.hpp).
 #include <cuda_runtime.h>
 
+#include "cuda/attention/launch_common.hpp"
 #include "cuda/planners/planner_kernel_launch.hpp"
 #include "cuda/planners/planners_launch.hpp"
 #include "cuda/stats/stats_pass.hpp"
@@ -18,7 +19,7 @@ Status rectified_plan_device(const detail::Problem& pr, const AttentionParams& p
   int device = 0, smem_optin = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return stats_cuda_error("cudaDeviceGetAttribute", err);
+  if (err != cudaSuccess) return cuda_error("cudaDeviceGetAttribute", err);
   if (smem > static_cast<size_t>(smem_optin)) {
     return Status(StatusCode::kNotSupported, "rectified_plan: " + std::to_string(nb) + " vision blocks and " +
                                                  std::to_string(st) +

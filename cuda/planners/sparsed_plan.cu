@@ -5,6 +5,7 @@
 // (launched through planner_kernel_launch.hpp), rows ascending, unused entries -1.
 #include <cuda_runtime.h>
 
+#include "cuda/attention/launch_common.hpp"
 #include "cuda/planners/planner_kernel_launch.hpp"
 #include "cuda/planners/planners_launch.hpp"
 #include "cuda/stats/stats_pass.hpp"
@@ -21,7 +22,7 @@ Status sparsed_plan_device(const detail::Problem& pr, const AttentionParams& par
   int device = 0, smem_optin = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return stats_cuda_error("cudaDeviceGetAttribute", err);
+  if (err != cudaSuccess) return cuda_error("cudaDeviceGetAttribute", err);
   if (smem > static_cast<size_t>(smem_optin)) {
     return Status(StatusCode::kNotSupported, "sparsed_plan: " + std::to_string(nkb) +
                                                  " key blocks per row exceed the CUDA planner's shared memory");

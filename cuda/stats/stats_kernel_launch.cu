@@ -5,26 +5,18 @@
 
 #include <string>
 
+#include "cuda/attention/launch_common.hpp"
+
 #include "cuda/stats/act_kernels.cuh"
 #include "cuda/stats/stats_kernels.cuh"
 #include "cuda/stats/stats_output_kernels.cuh"
 #include "cuda/stats/stats_pass.hpp"
 
 namespace attnkit::cuda_backend {
-namespace {
-
-template <class Kernel>
-Status set_dynamic_smem(Kernel kernel, size_t smem, const char* name) {
-  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  return err == cudaSuccess ? Status::ok() : stats_cuda_error(std::string("cudaFuncSetAttribute (") + name + ")", err);
-}
-
-}  // namespace
-
 Status launch_lse_kernel(const LaunchShape& shape, bool is_bf16, const FwdParams& p, int d, int restrict_from,
                          cudaStream_t stream) {
   const auto kernel = is_bf16 ? &lse_kernel<true> : &lse_kernel<false>;
-  if (Status s = set_dynamic_smem(kernel, shape.smem_bytes, "lse_kernel"); !s) return s;
+  if (Status s = set_max_dynamic_smem(kernel, shape.smem_bytes, "lse_kernel"); !s) return s;
   kernel<<<shape.grid, kStatsThreads, shape.smem_bytes, stream>>>(p, d, restrict_from);
   return check_launch("lse_kernel");
 }
@@ -32,7 +24,7 @@ Status launch_lse_kernel(const LaunchShape& shape, bool is_bf16, const FwdParams
 Status launch_stats_kernel(const LaunchShape& shape, bool is_bf16, const FwdParams& p, const StatsArgs& a,
                            cudaStream_t stream) {
   const auto kernel = is_bf16 ? &stats_kernel<true> : &stats_kernel<false>;
-  if (Status s = set_dynamic_smem(kernel, shape.smem_bytes, "stats_kernel"); !s) return s;
+  if (Status s = set_max_dynamic_smem(kernel, shape.smem_bytes, "stats_kernel"); !s) return s;
   kernel<<<shape.grid, kStatsThreads, shape.smem_bytes, stream>>>(p, a);
   return check_launch("stats_kernel");
 }

@@ -17,17 +17,12 @@ namespace {
 
 constexpr int kMaxHeadDim = 256;
 constexpr int64_t kMaxGrid = 65535;
-constexpr int64_t kMaxSeqLen = int64_t{1} << 30;
 
 }  // namespace
 
-Status stats_cuda_error(const std::string& what, cudaError_t err) {
-  return Status(StatusCode::kCudaError, what + ": " + cudaGetErrorString(err));
-}
-
 Status check_launch(const char* kernel) {
   const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? Status::ok() : stats_cuda_error(std::string("launch of ") + kernel, err);
+  return err == cudaSuccess ? Status::ok() : cuda_error(std::string("launch of ") + kernel, err);
 }
 
 Status DeviceScratch::allocate(size_t bytes, bool zero, const char* what) {
@@ -36,20 +31,16 @@ Status DeviceScratch::allocate(size_t bytes, bool zero, const char* what) {
   cudaError_t err = cudaMallocAsync(&ptr_, bytes > 0 ? bytes : 1, stream_);
   if (err != cudaSuccess) {
     ptr_ = nullptr;
-    return stats_cuda_error(std::string("cudaMallocAsync (") + what + ", " + std::to_string(bytes) + " bytes)", err);
+    return cuda_error(std::string("cudaMallocAsync (") + what + ", " + std::to_string(bytes) + " bytes)", err);
   }
   if (zero && bytes > 0 && (err = cudaMemsetAsync(ptr_, 0, bytes, stream_)) != cudaSuccess) {
-    return stats_cuda_error(std::string("cudaMemsetAsync (") + what + ")", err);
+    return cuda_error(std::string("cudaMemsetAsync (") + what + ")", err);
   }
   return Status::ok();
 }
 
 Status check_stats_support(const detail::Problem& pr, const AttentionParams& params) {
-  auto not_supported = [](const std::string& m) { return Status(StatusCode::kNotSupported, m); };
-  if (pr.dtype != DType::kFloat16 && pr.dtype != DType::kBFloat16) {
-    return not_supported(std::string("dtype ") + dtype_name(pr.dtype) +
-                         ": the CUDA statistics kernels support float16 and bfloat16 Q/K/V");
-  }
+  if (Status s = check_dtype_and_length(pr, "CUDA statistics kernels"); !s) return s;
   if (pr.paged) return not_supported("paged_kv: the CUDA statistics kernels need contiguous K/V (no page table)");
   if (pr.d > kMaxHeadDim || pr.dv > kMaxHeadDim) {
     return not_supported("D = " + std::to_string(pr.d) + ", Dv = " + std::to_string(pr.dv) +
@@ -59,10 +50,6 @@ Status check_stats_support(const detail::Problem& pr, const AttentionParams& par
     return not_supported("batch = " + std::to_string(pr.batch) + ", Hq = " + std::to_string(pr.hq) +
                          ": the CUDA statistics kernels support at most 65535 of each");
   }
-  if (pr.max_sq >= kMaxSeqLen || pr.max_sk >= kMaxSeqLen) {
-    return not_supported("sequence length " + std::to_string(std::max(pr.max_sq, pr.max_sk)) +
-                         ": the CUDA statistics kernels support sequences shorter than 2^30");
-  }
   if (pr.has_block_mask) {
     const BlockMask& m = params.block_mask;
     const auto ok = [](int s) { return s == 64 || s == 128; };
@@ -71,16 +58,13 @@ Status check_stats_support(const detail::Problem& pr, const AttentionParams& par
                            ": the CUDA statistics kernels support block_q and block_k in {64, 128}");
     }
   }
-  if (pr.varlen && (params.cu_seqlens_q.stride[0] != 1 || params.cu_seqlens_k.stride[0] != 1)) {
-    return Status(StatusCode::kInvalidArgument,
-                  "cu_seqlens_q / cu_seqlens_k: the CUDA kernels need contiguous cu_seqlens (stride 1)");
-  }
+  if (Status s = check_contiguous_cu_seqlens(pr, params, "CUDA statistics kernels"); !s) return s;
   int device = 0, major = 0, smem_optin = 0;
   cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return stats_cuda_error("no CUDA device is available", err);
+  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
   if ((err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
       (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess) {
-    return stats_cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
+    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
   }
   if (major < 8) return not_supported("the CUDA statistics kernels need sm_80 or newer");
   const size_t smem = std::max(lse_smem_bytes(pr.d), stats_smem_bytes(pr.d));

@@ -15,9 +15,6 @@
 
 namespace attnkit::cuda_backend {
 
-/// \brief kCudaError naming the failed step.
-Status stats_cuda_error(const std::string& what, cudaError_t err);
-
 /// \brief cudaGetLastError after a launch, as a Status.
 Status check_launch(const char* kernel);
 
