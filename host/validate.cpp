@@ -198,13 +198,14 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
     if (Status s = check_head_values(p.head_scale, "head_scale", /*allow_neg_inf=*/false); !s) return s;
     pr.has_head_scale = true;
   }
+  // The range is checked whether or not log_gamma is given (docs/api.md: always 0 <= begin <= end).
+  if (p.bias_begin < 0 || p.bias_end < p.bias_begin) {
+    return invalid("bias range [" + std::to_string(p.bias_begin) + ", " + std::to_string(p.bias_end) +
+                   "): expected 0 <= bias_begin <= bias_end");
+  }
   if (p.log_gamma.present()) {
     if (Status s = check_exact_tensor(p.log_gamma, "log_gamma", pr.device, DType::kFloat32, {pr.hq}, "[Hq]"); !s) return s;
     if (Status s = check_head_values(p.log_gamma, "log_gamma", /*allow_neg_inf=*/true); !s) return s;
-    if (p.bias_begin < 0 || p.bias_end < p.bias_begin) {
-      return invalid("bias range [" + std::to_string(p.bias_begin) + ", " + std::to_string(p.bias_end) +
-                     "): expected 0 <= bias_begin <= bias_end");
-    }
     pr.has_bias = true;
   }
   if (p.sink_logit.present()) {

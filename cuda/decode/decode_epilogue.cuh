@@ -38,7 +38,7 @@ __device__ __forceinline__ void write_final_chunk(const DecodeParams& p, const D
   }
   const Rectify rectify(f, b, h, i);
   const OutputGate<kIsBf16> gate(f, f.maybe_gate != nullptr ? seq.q_offset(f.gate_stride, b, i, h) : 0);
-  Pair out[4];
+  alignas(16) Pair out[4];  // stored as one uint4
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
     const int col = 8 * c + 2 * e;

@@ -34,11 +34,6 @@ Status launch_write_columns_kernel(dim3 grid, const FwdParams& p, const ColumnAr
   return check_launch("write_columns_kernel");
 }
 
-Status launch_zero_column_tail_kernel(dim3 grid, const FwdParams& p, const ColumnArgs& a, cudaStream_t stream) {
-  zero_column_tail_kernel<<<grid, kOutputThreads, 0, stream>>>(p, a);
-  return check_launch("zero_column_tail_kernel");
-}
-
 Status launch_write_blocks_kernel(dim3 grid, const FwdParams& p, const BlockArgs& a, cudaStream_t stream) {
   write_blocks_kernel<<<grid, kOutputThreads, 0, stream>>>(p, a);
   return check_launch("write_blocks_kernel");

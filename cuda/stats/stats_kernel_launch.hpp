@@ -32,9 +32,6 @@ Status launch_stats_kernel(const LaunchShape& shape, bool is_bf16, const FwdPara
 /// \brief write_columns_kernel (kOutputThreads threads, no shared memory).
 Status launch_write_columns_kernel(dim3 grid, const FwdParams& p, const ColumnArgs& a, cudaStream_t stream);
 
-/// \brief zero_column_tail_kernel (kOutputThreads threads, no shared memory).
-Status launch_zero_column_tail_kernel(dim3 grid, const FwdParams& p, const ColumnArgs& a, cudaStream_t stream);
-
 /// \brief write_blocks_kernel (kOutputThreads threads, no shared memory).
 Status launch_write_blocks_kernel(dim3 grid, const FwdParams& p, const BlockArgs& a, cudaStream_t stream);
 

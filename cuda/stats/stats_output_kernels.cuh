@@ -34,16 +34,6 @@ __global__ void write_columns_kernel(const FwdParams p, const ColumnArgs a) {
                column_offset(a.mean, a.varlen, b, h, row), a.ws_sum[ws], a.ws_count[ws]);
 }
 
-/// Grid (row chunks, Hq): varlen key rows past cu_seqlens_k[B] belong to no sequence.
-__global__ void zero_column_tail_kernel(const FwdParams p, const ColumnArgs a) {
-  const int h = blockIdx.y;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kOutputThreads + threadIdx.x;
-  if (r >= a.total_k || r < p.maybe_cu_seqlens_k[p.batch]) return;
-  store_column(a, column_offset(a.sum, true, 0, h, r), column_offset(a.count, true, 0, h, r),
-               column_offset(a.mean, true, 0, h, r), 0.0f, 0);
-}
-
-
 /// Grid (entry chunks, Hq, B) over [NQB, NKB]: entries past a shorter sequence's blocks are 0.
 __global__ void write_blocks_kernel(const FwdParams p, const BlockArgs a) {
   const int b = blockIdx.z, h = blockIdx.y;

@@ -61,15 +61,10 @@ Status attention_stats_device(const detail::Problem& pr, const AttentionParams& 
     a.ws_sum = col_sum.as<float>();
     a.ws_count = col_count.as<int32_t>();
     a.max_sk = static_cast<int>(pr.max_sk);
-    a.total_k = pr.total_k;
     a.varlen = pr.varlen;
     if (heads > 0 && pr.max_sk > 0) {
       const dim3 grid(output_blocks_for(pr.max_sk), static_cast<unsigned>(pr.hq), static_cast<unsigned>(pr.batch));
       if (Status s = launch_write_columns_kernel(grid, p, a, stream); !s) return s;
-    }
-    if (pr.varlen && pr.hq > 0 && pr.total_k > 0) {
-      const dim3 grid(output_blocks_for(pr.total_k), static_cast<unsigned>(pr.hq));
-      if (Status s = launch_zero_column_tail_kernel(grid, p, a, stream); !s) return s;
     }
   }
   if (want_blocks && heads > 0 && nqb * nkb > 0) {

@@ -74,7 +74,6 @@ struct ColumnArgs {
   const float* ws_sum;
   const int32_t* ws_count;
   int max_sk;
-  int64_t total_k;  // varlen rows of K
   bool varlen;
 };
 

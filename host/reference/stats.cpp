@@ -93,15 +93,6 @@ Status attention_stats(const detail::Problem& pr, const AttentionParams& p, cons
     }
   });
 
-  // Varlen keys past cu_seqlens_k[B] belong to no sequence: no query sees them.
-  if (want_cols && pr.varlen) {
-    const int64_t used = pr.batch > 0 ? pr.k_start[pr.batch - 1] + pr.sk[pr.batch - 1] : 0;
-    for (const TensorView* t : {&out.colsum, &out.colcount, &out.colmean}) {
-      if (!t->present()) continue;
-      for (int64_t h = 0; h < pr.hq; ++h)
-        for (int64_t r = used; r < pr.total_k; ++r) store_from_double(*t, h * t->stride[0] + r * t->stride[1], 0.0);
-    }
-  }
   return Status::ok();
 }
 

@@ -89,5 +89,19 @@ TEST_F(ValidationTest, BiasRange) {
   expect_rejected(p, "bias_end");
 }
 
+// docs/api.md: 0 <= bias_begin <= bias_end always, so a bad range is refused even when no
+// log_gamma makes it matter (an outside check found it accepted).
+TEST_F(ValidationTest, BiasRangeIsCheckedWithoutLogGamma) {
+  AttentionParams p = batched();
+  p.bias_begin = -1;
+  expect_rejected(p, "bias_begin");
+  p.bias_begin = 3;
+  p.bias_end = 2;
+  expect_rejected(p, "bias_end");
+  p.bias_begin = 2;
+  p.bias_end = 2;
+  expect_accepted(p);
+}
+
 }  // namespace
 }  // namespace attnkit_test::validation

@@ -78,10 +78,6 @@ Status launch_write_columns_kernel(dim3 grid, const FwdParams& p, const ColumnAr
   return emulate("write_columns_kernel", grid, kOutputThreads, 0, [&] { write_columns_kernel(p, a); });
 }
 
-Status launch_zero_column_tail_kernel(dim3 grid, const FwdParams& p, const ColumnArgs& a, cudaStream_t) {
-  return emulate("zero_column_tail_kernel", grid, kOutputThreads, 0, [&] { zero_column_tail_kernel(p, a); });
-}
-
 Status launch_write_blocks_kernel(dim3 grid, const FwdParams& p, const BlockArgs& a, cudaStream_t) {
   return emulate("write_blocks_kernel", grid, kOutputThreads, 0, [&] { write_blocks_kernel(p, a); });
 }
