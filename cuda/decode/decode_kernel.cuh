@@ -12,6 +12,7 @@
 #include "cuda/core/ldmatrix.cuh"
 #include "cuda/core/math.cuh"
 #include "cuda/core/mma.cuh"
+#include "cuda/core/smem_access.cuh"
 #include "cuda/core/vec_types.cuh"
 #include "cuda/decode/decode_epilogue.cuh"
 #include "cuda/decode/decode_params.hpp"
@@ -218,10 +219,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
         cuda_core::mma_m16n8k16<kIsBf16>(acc_o[2 * pair + 1], pa, b1);
       }
     }
-    __syncthreads();  // the stage is refilled by the next iteration's prefetch
+    __syncthreads();  // the stage is refilled by the next iteration's prefetch (and, after the
+                      // last tile, overwritten by the combine below)
   }
-  cuda_core::cp_async_wait<0>();
-  __syncthreads();
+  cuda_core::cp_async_wait<0>();  // only Q and empty groups can be in flight: nothing reads them
 
   // Combine the warps that shared an m tile: each writes its (16, kD) float output and
   // (m, l) into the K/V stages, which are free now.
@@ -233,13 +234,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     const float l = cuda_core::quad_sum(row_sum[rr]);
 #pragma unroll
     for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
-      *reinterpret_cast<float2*>(s_o + (warp * 16 + row) * kD + nt * 8 + 2 * (lane % 4)) =
-          make_float2(acc_o[nt][2 * rr], acc_o[nt][2 * rr + 1]);
+      cuda_core::st_shared(reinterpret_cast<float2*>(s_o + (warp * 16 + row) * kD + nt * 8 + 2 * (lane % 4)),
+                           make_float2(acc_o[nt][2 * rr], acc_o[nt][2 * rr + 1]));
     }
-    if (lane % 4 == 0) {
-      s_ml[(warp * 16 + row) * 2] = row_max[rr];
-      s_ml[(warp * 16 + row) * 2 + 1] = l;
-    }
+    if (lane % 4 == 0) cuda_core::st_shared(reinterpret_cast<float2*>(s_ml + (warp * 16 + row) * 2), make_float2(row_max[rr], l));
   }
   __syncthreads();
 
@@ -247,16 +245,17 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     const int lr = idx / kChunks, c = idx % kChunks;
     const int mt = lr / 16, rr = lr % 16;
     float m = cuda_core::neg_inf();
-    for (int kg = 0; kg < key_groups; ++kg) m = fmaxf(m, s_ml[((mt + kg * m_tiles) * 16 + rr) * 2]);
+    for (int kg = 0; kg < key_groups; ++kg) m = fmaxf(m, cuda_core::ld_shared(s_ml + ((mt + kg * m_tiles) * 16 + rr) * 2));
     const float m_use = m == cuda_core::neg_inf() ? 0.0f : m;
     float l = 0.0f;
     float o[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     for (int kg = 0; kg < key_groups; ++kg) {
       const int w = mt + kg * m_tiles;
-      const float scale = cuda_core::exp2_approx(s_ml[(w * 16 + rr) * 2] - m_use);
-      l += s_ml[(w * 16 + rr) * 2 + 1] * scale;
+      const float2 ml = cuda_core::ld_shared(reinterpret_cast<const float2*>(s_ml + (w * 16 + rr) * 2));
+      const float scale = cuda_core::exp2_approx(ml.x - m_use);
+      l += ml.y * scale;
       const float4* src = reinterpret_cast<const float4*>(s_o + (w * 16 + rr) * kD + 8 * c);
-      const float4 lo = src[0], hi = src[1];
+      const float4 lo = cuda_core::ld_shared(src), hi = cuda_core::ld_shared(src + 1);
       o[0] += lo.x * scale; o[1] += lo.y * scale; o[2] += lo.z * scale; o[3] += lo.w * scale;
       o[4] += hi.x * scale; o[5] += hi.y * scale; o[6] += hi.z * scale; o[7] += hi.w * scale;
     }

@@ -19,7 +19,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,17 @@ struct Barrier {
   std::vector<int> waiters;
 };
 
+/// Race-detector state of one shared-memory byte. Epochs are numbered across every CTA of
+/// every launch (never reused), so the shadow needs no clearing between CTAs.
+struct ByteShadow {
+  uint32_t write_epoch = 0;  // epoch of the last write (0: none yet)
+  uint32_t read_epoch = 0;   // epoch of `reader`'s read
+  int16_t writer = -1;
+  int16_t reader = -1;       // first reader in read_epoch
+  int16_t pending = -1;      // issuing thread of a cp.async in flight to this byte
+  bool many_readers = false; // another thread read it in read_epoch too
+};
+
 /// One CTA's worth of state, reused for every CTA of every launch (one CTA at a time).
 struct Cta {
   std::vector<Fiber> fibers;
@@ -69,10 +82,66 @@ struct Cta {
   unsigned char* smem = nullptr;
   size_t smem_capacity = 0;
   size_t smem_bytes = 0;
+  std::vector<ByteShadow> shadow;  // one per byte of smem_capacity
+  uint32_t epoch = 0;              // current barrier epoch
   std::string error;
 };
 
 Cta g_cta;
+std::vector<std::pair<const char*, int>> g_sites_hit;
+
+std::string who(int thread) {
+  return "thread " + std::to_string(thread) + " (warp " + std::to_string(thread / kWarpSize) + ")";
+}
+
+std::string bytes_at(uint32_t offset) { return "shared-memory byte " + std::to_string(offset); }
+
+/// \brief The write of one byte by thread `me` (a store, or a cp.async from its issue on).
+void shadow_write(uint32_t offset, int me) {
+  ByteShadow& b = g_cta.shadow[offset];
+  if (b.pending >= 0) {
+    report_error("shared-memory race: " + who(me) + " writes " + bytes_at(offset) + " while a cp.async of " +
+                 who(b.pending) + " to it is still in flight");
+  } else if (b.read_epoch == g_cta.epoch && (b.many_readers || b.reader != me)) {
+    report_error("shared-memory race: " + who(me) + " writes " + bytes_at(offset) + " that " +
+                 (b.reader != me ? who(b.reader) : std::string("another thread")) +
+                 " read after the same barrier (a refill while another thread still reads: a __syncthreads is "
+                 "missing between them)");
+  } else if (b.write_epoch == g_cta.epoch && b.writer != me) {
+    report_error("shared-memory race: " + who(me) + " and " + who(b.writer) + " both write " + bytes_at(offset) +
+                 " after the same barrier");
+  }
+  b.write_epoch = g_cta.epoch;
+  b.writer = static_cast<int16_t>(me);
+}
+
+void shadow_read(uint32_t offset, int me) {
+  ByteShadow& b = g_cta.shadow[offset];
+  if (b.pending >= 0) {
+    report_error("shared-memory race: " + who(me) + " reads " + bytes_at(offset) + " before the cp.async of " +
+                 who(b.pending) + " to it was waited for (the data has not landed)");
+  } else if (b.write_epoch == g_cta.epoch && b.writer != me) {
+    report_error("shared-memory race: " + who(me) + " reads " + bytes_at(offset) + " that " + who(b.writer) +
+                 " wrote after the same barrier (a __syncthreads is missing between them)");
+  }
+  if (b.read_epoch != g_cta.epoch) {
+    b.read_epoch = g_cta.epoch;
+    b.reader = static_cast<int16_t>(me);
+    b.many_readers = false;
+  } else if (b.reader != me) {
+    b.many_readers = true;
+  }
+}
+
+bool in_launched_smem(uint32_t offset, size_t bytes, const char* what) {
+  if (offset + bytes > g_cta.smem_bytes) {
+    report_error(std::string(what) + " of shared-memory bytes [" + std::to_string(offset) + ", " +
+                 std::to_string(offset + bytes) + ") outside the launched " + std::to_string(g_cta.smem_bytes) +
+                 " bytes");
+    return false;
+  }
+  return true;
+}
 
 Fiber& me() { return g_cta.fibers[g_cta.current]; }
 
@@ -124,6 +193,7 @@ void block() {
 void arrive_and_wait(Barrier& b) {
   if (++b.arrived == b.expected) {
     b.arrived = 0;
+    if (&b == &g_cta.cta_barrier) ++g_cta.epoch;  // every thread is past it: a new epoch
     for (int w : b.waiters) g_cta.fibers[w].waiting = false;
     b.waiters.clear();
     return;  // the last arrival keeps running
@@ -135,6 +205,12 @@ void arrive_and_wait(Barrier& b) {
 
 void land(const PendingCopy& c) {
   unsigned char* dst = g_cta.smem + c.smem_offset;
+  for (uint32_t i = 0; i < 16; ++i) {  // the data is there from now on, written by the issuer
+    ByteShadow& b = g_cta.shadow[c.smem_offset + i];
+    b.pending = -1;
+    b.write_epoch = g_cta.epoch;
+    b.writer = static_cast<int16_t>(g_cta.current);
+  }
   if (c.valid) {
     std::memcpy(dst, c.gmem, 16);
   } else if (g_fault != Fault::kCpAsyncNoZeroFill) {
@@ -175,6 +251,7 @@ void run_cta(int threads, bool warps_descending) {
   g_cta.cta_barrier = Barrier{threads, 0, {}};
   g_cta.slots.assign(2 * warps, SlotBuffer{});
   std::memset(g_cta.smem, 0xff, g_cta.smem_bytes);  // NaN in bf16 and fp16
+  ++g_cta.epoch;  // fresh for this CTA: nothing of the previous one conflicts
   for (int t = 0; t < threads; ++t) {
     ucontext_t& c = g_cta.fibers[t].context;
     getcontext(&c);
@@ -194,9 +271,21 @@ void run_cta(int threads, bool warps_descending) {
 void set_shared_memory(void* base, size_t capacity_bytes) {
   g_cta.smem = static_cast<unsigned char*>(base);
   g_cta.smem_capacity = capacity_bytes;
+  if (g_cta.shadow.size() < capacity_bytes) g_cta.shadow.resize(capacity_bytes);
 }
 
+std::set<BarrierSite> barrier_sites_hit() {
+  std::set<BarrierSite> sites;
+  for (const auto& [file, line] : g_sites_hit) sites.insert(BarrierSite{file, line});
+  return sites;
+}
+
+void clear_barrier_sites_hit() { g_sites_hit.clear(); }
+
 std::string run_grid(const LaunchConfig& config, const std::function<void()>& thread_body) {
+  if (!g_cta.error.empty()) {  // a failed launch may have left copies in flight
+    for (ByteShadow& b : g_cta.shadow) b.pending = -1;
+  }
   g_cta.error.clear();
   if (config.threads <= 0 || config.threads % kWarpSize != 0) return "threads per CTA must be a positive multiple of 32";
   if (config.smem_bytes > g_cta.smem_capacity) return "dynamic shared memory larger than the emulated buffer";
@@ -238,9 +327,22 @@ const WarpSlots& warp_exchange() {
   return buffer;
 }
 
-void sync_cta() {
+void sync_cta(const char* file, int line) {
   if (g_fault == Fault::kNoSyncthreads) return;
+  if (line == g_deleted_barrier.line && g_deleted_barrier.file == file) return;
+  const std::pair<const char*, int> site{file, line};  // __builtin_FILE: one literal per header
+  if (std::find(g_sites_hit.begin(), g_sites_hit.end(), site) == g_sites_hit.end()) g_sites_hit.push_back(site);
   arrive_and_wait(g_cta.cta_barrier);
+}
+
+void smem_read(uint32_t offset, size_t bytes) {
+  if (!in_launched_smem(offset, bytes, "read")) return;
+  for (size_t i = 0; i < bytes; ++i) shadow_read(offset + static_cast<uint32_t>(i), g_cta.current);
+}
+
+void smem_write(uint32_t offset, size_t bytes) {
+  if (!in_launched_smem(offset, bytes, "write")) return;
+  for (size_t i = 0; i < bytes; ++i) shadow_write(offset + static_cast<uint32_t>(i), g_cta.current);
 }
 
 unsigned char* shared_base() { return g_cta.smem; }
@@ -255,6 +357,10 @@ void cp_async_issue(uint32_t smem_offset, const void* gmem, bool valid) {
   if (reinterpret_cast<uintptr_t>(gmem) % 16 != 0) {
     report_error("cp.async source is not 16-byte aligned");
     return;
+  }
+  for (uint32_t i = 0; i < 16; ++i) {  // adversarial: the refill may write from its issue on
+    shadow_write(smem_offset + i, g_cta.current);
+    g_cta.shadow[smem_offset + i].pending = static_cast<int16_t>(g_cta.current);
   }
   me().uncommitted.push_back({smem_offset, gmem, valid});
 }

@@ -8,6 +8,16 @@
 // Shared memory starts as NaN bytes (0xff) in every CTA and cp.async copies land only
 // when their group is waited for, so a read of a tile that has not arrived yet, or a
 // barrier the kernel forgets, turns into NaN or stale data in the output.
+//
+// On top of that, a race detector watches every shared-memory access the kernels make
+// through the cuda/core wrappers (ldmatrix, cp.async, ld_shared / st_shared): per byte, the
+// last writer and the readers since the last __syncthreads (a barrier *epoch*). It reports a
+// write to bytes another thread read or wrote in the same epoch, a read of bytes another
+// thread wrote in the same epoch, and any read of bytes whose cp.async has not been waited
+// for. cp.async is checked at its adversarial times: its write counts from the issue on
+// (a refill must not start while another warp still reads the stage) and its data counts
+// only from the issuer's wait (nobody may read it before). The verdict does not depend on
+// the fiber schedule: two accesses in one epoch conflict whatever their order.
 #pragma once
 
 #include <cuda_runtime.h>  // uint3 / dim3 only (vector_types.h); nothing of the runtime API is called
@@ -16,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <set>
 #include <string>
 #include <type_traits>
 
@@ -32,6 +43,22 @@ enum class Fault : int {
 
 /// \brief The active fault (test-only switch).
 inline Fault g_fault = Fault::kNone;
+
+/// A __syncthreads call site of the emulated kernel sources.
+struct BarrierSite {
+  std::string file;  // as the compiler names it (__FILE__ of the kernel header)
+  int line = 0;
+  bool operator<(const BarrierSite& o) const { return file != o.file ? file < o.file : line < o.line; }
+  bool operator==(const BarrierSite& o) const { return file == o.file && line == o.line; }
+};
+
+/// \brief Barrier mutation (test-only): the __syncthreads at this site returns at once, as if
+/// deleted from the source. Empty file: none.
+inline BarrierSite g_deleted_barrier;
+
+/// \brief Every __syncthreads site executed since the last clear (test-only record).
+std::set<BarrierSite> barrier_sites_hit();
+void clear_barrier_sites_hit();
 
 inline constexpr int kWarpSize = 32;
 inline constexpr int kSlotWords = 8;  // largest per-lane payload of a warp collective: mma's a[4] + b[2]
@@ -69,12 +96,17 @@ uint32_t* warp_slot();
 /// barrier per collective suffices).
 const WarpSlots& warp_exchange();
 
-/// \brief __syncthreads.
-void sync_cta();
+/// \brief __syncthreads at `site` (a deleted site, see g_deleted_barrier, returns at once).
+void sync_cta(const char* file, int line);
 
 /// \brief Shared memory of the running CTA, and its size as launched.
 unsigned char* shared_base();
 size_t shared_bytes();
+
+/// \brief Race-detector hooks: the running thread reads / writes shared-memory bytes
+/// [offset, offset + bytes) of its CTA (checked against the launched size too).
+void smem_read(uint32_t offset, size_t bytes);
+void smem_write(uint32_t offset, size_t bytes);
 
 /// \brief cp.async 16 bytes, queued on the issuing thread; lands (or zero-fills when
 /// !valid) when its group is waited for.
@@ -92,7 +124,10 @@ inline uint3 blockIdx;
 inline dim3 blockDim;
 inline dim3 gridDim;
 
-inline void __syncthreads() { attnkit_emu::sync_cta(); }
+// The default arguments name the call site, for the barrier mutation test.
+inline void __syncthreads(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  attnkit_emu::sync_cta(file, line);
+}
 
 namespace attnkit_emu {
 

@@ -306,8 +306,8 @@ TEST(DecodeKernelEmulationSelfCheck, MissingSyncthreadsIsDetected) {
   const EmuDecodeCase e = at(small("self_check", 1, 700), 64, DType::kBFloat16);
   attnkit_emu::DecodeRun run;
   const Outcome r = run_emulated(e, &run);
-  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
-  EXPECT_FALSE(r.within(tolerance_for(e.dtype))) << "a decode kernel without barriers went unnoticed: O: " << r.o.str();
+  EXPECT_NE(r.status.message().find("shared-memory race"), std::string::npos)
+      << "a decode kernel without barriers went unnoticed: " << r.status.message() << " O: " << r.o.str();
 }
 
 TEST(DecodeKernelEmulationSelfCheck, MissingCpAsyncZeroFillIsDetected) {

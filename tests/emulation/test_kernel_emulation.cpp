@@ -346,11 +346,13 @@ TEST(KernelEmulationSelfCheck, MissingCpAsyncZeroFillIsDetected) {
 }
 
 TEST(KernelEmulationSelfCheck, MissingSyncthreadsIsDetected) {
+  // The race detector names the first conflicting access (test_barrier_mutation.cpp deletes
+  // the barriers one at a time).
   const ScopedFault fault(attnkit_emu::Fault::kNoSyncthreads);
   const EmuCase e = self_check_case(/*sk=*/100);
   const Outcome r = run_emulated(e);
-  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
-  EXPECT_FALSE(r.within(tolerance_for(e.dtype))) << "a kernel without barriers went unnoticed: O: " << r.o.str();
+  EXPECT_NE(r.status.message().find("shared-memory race"), std::string::npos)
+      << "a kernel without barriers went unnoticed: " << r.status.message() << " O: " << r.o.str();
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ inline uint16_t load_b16(uint32_t address) {
     attnkit_emu::report_error("ldmatrix reads outside shared memory at byte " + std::to_string(address));
     return 0;
   }
+  attnkit_emu::smem_read(address, sizeof(uint16_t));  // race detector: this lane reads the element
   uint16_t v;
   std::memcpy(&v, attnkit_emu::shared_base() + address, sizeof(v));
   return v;
