@@ -5,11 +5,10 @@
 
 #include <cstdint>
 
-#include "cuda/attention/block_info.cuh"
-#include "cuda/attention/fwd_params.hpp"
-#include "cuda/attention/variants/gate.cuh"
-#include "cuda/attention/variants/rectify.cuh"
 #include "cuda/core/vec_types.cuh"
+#include "cuda/variant/attention_variant.cuh"
+#include "cuda/variant/block_info.cuh"
+#include "cuda/variant/fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 
@@ -18,7 +17,7 @@ namespace attnkit::cuda_backend {
 template <class Traits>
 __device__ __forceinline__ void write_output(const FwdParams& p, const BlockInfo& info, int b, int h,
                                              int warp_row0, const float (&acc)[Traits::kNTilesO][4],
-                                             const float (&out_scale)[2], const float (&lse)[2]) {
+                                             const RowFinal (&rows)[2]) {
   using Elem = typename cuda_core::Half16<Traits::kIsBf16>::Scalar;
   using Pair = typename cuda_core::Half16<Traits::kIsBf16>::Pair;
   const int lane = threadIdx.x % 32;
@@ -29,19 +28,15 @@ __device__ __forceinline__ void write_output(const FwdParams& p, const BlockInfo
     if (i >= info.seqlen_q) continue;
     if (p.maybe_lse != nullptr && lane % 4 == 0) {
       p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride] =
-          lse[r];
+          rows[r].lse;
     }
-    const Rectify rectify(p, b, h, i);
-    const OutputGate<Traits::kIsBf16> gate(
-        p, p.maybe_gate != nullptr ? info.q_offset(p.gate_stride, b, i, h) : 0);
+    const auto transform = AttentionVariant::output<Traits::kIsBf16>(p, b, h, i, info.q_offset(p.gate_stride, b, i, h));
     const int64_t o_offset = info.q_offset(p.o_stride, b, i, h);
 #pragma unroll
     for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
       const int col = nt * 8 + col0;
-      float v0 = acc[nt][2 * r] * out_scale[r];
-      float v1 = acc[nt][2 * r + 1] * out_scale[r];
-      v0 = gate.apply(col, rectify.apply(col, v0));
-      v1 = gate.apply(col + 1, rectify.apply(col + 1, v1));
+      const float v0 = transform.apply(col, acc[nt][2 * r] * rows[r].out_scale);
+      const float v1 = transform.apply(col + 1, acc[nt][2 * r + 1] * rows[r].out_scale);
       if (p.o_is_float32) {  // ACT's scratch O: rows 8-byte aligned, col even
         *reinterpret_cast<float2*>(static_cast<float*>(p.o) + o_offset + col) = make_float2(v0, v1);
       } else {

@@ -7,20 +7,17 @@
 
 #include <cstdint>
 
-#include "cuda/attention/block_info.cuh"
 #include "cuda/attention/epilogue.cuh"
-#include "cuda/attention/fwd_params.hpp"
 #include "cuda/attention/kernel_traits.cuh"
 #include "cuda/attention/mainloop.cuh"
-#include "cuda/attention/mask.cuh"
-#include "cuda/attention/online_softmax.cuh"
-#include "cuda/attention/variants/block_sparse.cuh"
-#include "cuda/attention/variants/head_scale.cuh"
-#include "cuda/attention/variants/key_bias.cuh"
-#include "cuda/attention/variants/sink.cuh"
 #include "cuda/core/cp_async.cuh"
 #include "cuda/core/math.cuh"
 #include "cuda/core/vec_types.cuh"
+#include "cuda/variant/attention_variant.cuh"
+#include "cuda/variant/block_info.cuh"
+#include "cuda/variant/fwd_params.hpp"
+#include "cuda/variant/key_tiles.cuh"
+#include "cuda/variant/online_softmax.cuh"
 
 namespace attnkit::cuda_backend {
 
@@ -50,11 +47,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_c
   const int warp = tid / 32;
   const int lane = tid % 32;
 
-  const VisibilityMask mask(p, info.seqlen_q, info.seqlen_k);
-  KvTileSchedule<kBlockN> schedule(p, mask, b, h, m0, m_last);
-  const float scale_log2 = softmax_scale_log2(p, h);
-  const KeyBias bias(p, h);
-  const LearnedSink sink(p, h);
+  const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
+  KvTileSchedule<kBlockN> schedule(p, variant.visibility, b, h, m0, m_last);
 
   const Elem* g_q = static_cast<const Elem*>(p.q) + info.q_offset(p.q_stride, b, m0, h);
   const Elem* g_k = static_cast<const Elem*>(p.k) + info.k_offset(p.k_stride, b, 0, kv_head);
@@ -85,8 +79,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_c
     float s[Traits::kNTilesS][4];  // (16, kBlockN) logits of this warp
     gemm_qk<Traits>(s, s_q, s_k, warp, lane);
 
-    const bool partial = mask.template classify<kBlockN>(m0, m_last, n0) == TileKind::kPartial;
-    if (partial || bias.template touches<kBlockN>(n0)) {
+    const bool partial = variant.template classify<kBlockN>(m0, m_last, n0) == TileKind::kPartial;
+    if (partial || variant.template bias_touches<kBlockN>(n0)) {
       const int row0 = m0 + warp * 16 + lane / 4;
       const int col0 = n0 + 2 * (lane % 4);
 #pragma unroll
@@ -95,15 +89,14 @@ __global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_c
         for (int e = 0; e < 4; ++e) {
           const int i = row0 + 8 * (e / 2);
           const int j = col0 + nt * 8 + (e % 2);
-          const float x = bias.apply(j, s[nt][e] * scale_log2);
-          s[nt][e] = partial && !mask.visible(i, j) ? cuda_core::neg_inf() : x;
+          s[nt][e] = partial && !variant.visible(i, j) ? cuda_core::neg_inf() : variant.logit(s[nt][e], j);
         }
       }
     } else {
 #pragma unroll
       for (int nt = 0; nt < Traits::kNTilesS; ++nt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] *= scale_log2;
+        for (int e = 0; e < 4; ++e) s[nt][e] *= variant.scale_log2;
       }
     }
 
@@ -120,9 +113,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_c
     tile = next;
   }
 
-  float out_scale[2], lse[2];
-  softmax.finalize(sink.logit, sink.logit_log2, out_scale, lse);
-  write_output<Traits>(p, info, b, h, m0 + warp * 16, acc_o, out_scale, lse);
+  const RowFinal rows[2] = {variant.finalize(softmax.state(0)), variant.finalize(softmax.state(1))};
+  write_output<Traits>(p, info, b, h, m0 + warp * 16, acc_o, rows);
 }
 
 }  // namespace attnkit::cuda_backend

@@ -5,7 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "attnkit/status.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 

@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "cuda/attention/fwd_launch.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "cuda/attention/launch_common.hpp"
 #include "cuda/attention/kernel_traits.cuh"
 

@@ -14,7 +14,7 @@
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "host/problem.hpp"
 
 namespace attnkit::cuda_backend {

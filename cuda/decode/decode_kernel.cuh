@@ -16,37 +16,12 @@
 #include "cuda/core/vec_types.cuh"
 #include "cuda/decode/decode_epilogue.cuh"
 #include "cuda/decode/decode_params.hpp"
-#include "cuda/decode/decode_rows.cuh"
 #include "cuda/decode/decode_seq.cuh"
 #include "cuda/decode/decode_traits.cuh"
+#include "cuda/variant/attention_variant.cuh"
+#include "cuda/variant/online_softmax.cuh"
 
 namespace attnkit::cuda_backend {
-
-/// The keys one CTA may need, as a virtual range [0, n): the StreamingLLM sink tokens
-/// [0, n_sink) followed by the window [window_begin, end). Keys in the gap between them
-/// and keys past the last row's causal / right-window limit are never loaded.
-struct DecodeKeyRange {
-  int n_sink = 0;
-  int window_begin = 0;
-  int n = 0;
-
-  __device__ DecodeKeyRange(const FwdParams& p, int pos_first, int pos_last, int seqlen_k) {
-    int64_t end = seqlen_k;
-    if (p.causal && pos_last + int64_t{1} < end) end = pos_last + int64_t{1};
-    if (p.window_right >= 0 && pos_last + int64_t{p.window_right} + 1 < end) end = pos_last + int64_t{p.window_right} + 1;
-    if (end < 0) end = 0;
-    if (p.window_left >= 0) {
-      int64_t begin = pos_first - int64_t{p.window_left};
-      begin = begin < 0 ? 0 : (begin > end ? end : begin);
-      window_begin = static_cast<int>(begin);
-      n_sink = p.sink_tokens < window_begin ? p.sink_tokens : window_begin;
-    }
-    n = n_sink + static_cast<int>(end) - window_begin;
-  }
-
-  /// \brief Key index of virtual position v.
-  __device__ __forceinline__ int key(int v) const { return v < n_sink ? v : window_begin + (v - n_sink); }
-};
 
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const DecodeParams p) {
@@ -84,13 +59,15 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
   const int m_tile = warp % m_tiles;
   const int key_group = warp / m_tiles;
 
-  const int offset = seq.seqlen_k - seq.seqlen_q;
-  const DecodeKeyRange keys(f, row0 / group + offset, (row0 + rows - 1) / group + offset, seq.seqlen_k);
-  const int num_tiles = (keys.n + kBlockN - 1) / kBlockN;
+  // The keys the CTA's query rows [row0 / group, (row0 + rows - 1) / group] may see, as a
+  // virtual range (sink tokens, then the window): the gap between them is never loaded.
+  const VisibleKeys keys =
+      VisibilityMask(f, seq.seqlen_q, seq.seqlen_k).keys(row0 / group, (row0 + rows - 1) / group);
+  const int num_tiles = (keys.count() + kBlockN - 1) / kBlockN;
   const int tiles_per_split = (num_tiles + p.num_splits - 1) / p.num_splits;
   const int tile_begin = min(split * tiles_per_split, num_tiles);
   const int tile_end = min(tile_begin + tiles_per_split, num_tiles);
-  const int v_end = min(tile_end * kBlockN, keys.n);
+  const int v_end = min(tile_end * kBlockN, keys.count());
 
   // Q rows of this CTA (zero past `rows`), in the first cp.async group.
   const Elem* g_q = static_cast<const Elem*>(f.q);
@@ -124,14 +101,21 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     }
   };
 
-  // This lane's two rows of its m tile: g and g + 8.
+  // This lane's two rows of its m tile, g and g + 8: query row i of query head h each, with
+  // the variant of its head and its block-mask row (walked as a cursor: keys ascend).
   // Padding rows (past `rows`) take row0's state: their Q is zero and nothing reads them.
-  DecodeRow row_state[2];
+  int row_i[2];
+  AttentionVariant variant[2] = {AttentionVariant(f, hk * group, seq.seqlen_q, seq.seqlen_k),
+                                 AttentionVariant(f, hk * group, seq.seqlen_q, seq.seqlen_k)};
+  BlockMaskRow mask_row[2];
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
     const int lr = m_tile * 16 + lane / 4 + 8 * rr;
     const int r = row0 + (lr < rows ? lr : 0);
-    row_state[rr].init(f, b, hk * group + r % group, r / group, seq.seqlen_q, seq.seqlen_k);
+    const int h = hk * group + r % group;
+    row_i[rr] = r / group;
+    variant[rr] = AttentionVariant(f, h, seq.seqlen_q, seq.seqlen_k);
+    if (f.maybe_kv_count != nullptr) mask_row[rr] = AttentionVariant::mask_row(f, b, h, row_i[rr] / f.mask_block_q);
   }
 
   float acc_o[Traits::kNTilesO][4];
@@ -139,8 +123,7 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
   for (int nt = 0; nt < Traits::kNTilesO; ++nt)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc_o[nt][e] = 0.0f;
-  float row_max[2] = {cuda_core::neg_inf(), cuda_core::neg_inf()};  // log2 units
-  float row_sum[2] = {0.0f, 0.0f};                                   // this lane's share
+  OnlineSoftmax<2, Traits::kNTilesO> softmax;  // one step is (16 rows, 16 keys): two n8 tiles
 
   if (tile_begin < tile_end) load_tile(tile_begin, 0);
   cuda_core::cp_async_commit();
@@ -179,31 +162,13 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int v = v0 + 8 * n + 2 * (lane % 4) + (e % 2);
-          s[n][e] = v < v_end ? row_state[e / 2].logit(f, s[n][e], keys.key(v)) : cuda_core::neg_inf();
+          const int j = keys.key(v);
+          const int rr = e / 2;
+          s[n][e] = v < v_end && variant[rr].visible(row_i[rr], j) && mask_row[rr].lists_key(j)
+                        ? variant[rr].logit(s[n][e], j)
+                        : cuda_core::neg_inf();
         }
-
-      // Online softmax (log2 domain); a row that has seen only -inf keeps m = -inf.
-#pragma unroll
-      for (int rr = 0; rr < 2; ++rr) {
-        const float step_max = cuda_core::quad_max(fmaxf(fmaxf(s[0][2 * rr], s[0][2 * rr + 1]), fmaxf(s[1][2 * rr], s[1][2 * rr + 1])));
-        const float m_new = fmaxf(row_max[rr], step_max);
-        const float m_use = m_new == cuda_core::neg_inf() ? 0.0f : m_new;
-        const float alpha = cuda_core::exp2_approx(row_max[rr] - m_use);
-        row_max[rr] = m_new;
-        row_sum[rr] *= alpha;
-#pragma unroll
-        for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
-          acc_o[nt][2 * rr] *= alpha;
-          acc_o[nt][2 * rr + 1] *= alpha;
-        }
-#pragma unroll
-        for (int n = 0; n < 2; ++n)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            s[n][2 * rr + e] = cuda_core::exp2_approx(s[n][2 * rr + e] - m_use);
-            row_sum[rr] += s[n][2 * rr + e];
-          }
-      }
+      softmax.update(s, acc_o);
 
       // O += P V: the S accumulators are P's A fragment (FA2's register reuse).
       const uint32_t pa[4] = {cuda_core::pack_pair<kIsBf16>(s[0][0], s[0][1]), cuda_core::pack_pair<kIsBf16>(s[0][2], s[0][3]),
@@ -231,29 +196,29 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
     const int row = lane / 4 + 8 * rr;
-    const float l = cuda_core::quad_sum(row_sum[rr]);
+    const SoftmaxState st = softmax.state(rr);
 #pragma unroll
     for (int nt = 0; nt < Traits::kNTilesO; ++nt) {
       cuda_core::st_shared(reinterpret_cast<float2*>(s_o + (warp * 16 + row) * kD + nt * 8 + 2 * (lane % 4)),
                            make_float2(acc_o[nt][2 * rr], acc_o[nt][2 * rr + 1]));
     }
-    if (lane % 4 == 0) cuda_core::st_shared(reinterpret_cast<float2*>(s_ml + (warp * 16 + row) * 2), make_float2(row_max[rr], l));
+    if (lane % 4 == 0) cuda_core::st_shared(reinterpret_cast<float2*>(s_ml + (warp * 16 + row) * 2), make_float2(st.m, st.l));
   }
   __syncthreads();
 
   for (int idx = threadIdx.x; idx < rows * kChunks; idx += Traits::kNumThreads) {
     const int lr = idx / kChunks, c = idx % kChunks;
     const int mt = lr / 16, rr = lr % 16;
-    float m = cuda_core::neg_inf();
-    for (int kg = 0; kg < key_groups; ++kg) m = fmaxf(m, cuda_core::ld_shared(s_ml + ((mt + kg * m_tiles) * 16 + rr) * 2));
-    const float m_use = m == cuda_core::neg_inf() ? 0.0f : m;
-    float l = 0.0f;
+    SoftmaxState merged;  // the key groups' states of this row, merged
+    for (int kg = 0; kg < key_groups; ++kg) {
+      merged.m = fmaxf(merged.m, cuda_core::ld_shared(s_ml + ((mt + kg * m_tiles) * 16 + rr) * 2));
+    }
     float o[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     for (int kg = 0; kg < key_groups; ++kg) {
       const int w = mt + kg * m_tiles;
       const float2 ml = cuda_core::ld_shared(reinterpret_cast<const float2*>(s_ml + (w * 16 + rr) * 2));
-      const float scale = cuda_core::exp2_approx(ml.x - m_use);
-      l += ml.y * scale;
+      const float scale = SoftmaxState::rescale(ml.x, merged.m);
+      merged.l += ml.y * scale;
       const float4* src = reinterpret_cast<const float4*>(s_o + (w * 16 + rr) * kD + 8 * c);
       const float4 lo = cuda_core::ld_shared(src), hi = cuda_core::ld_shared(src + 1);
       o[0] += lo.x * scale; o[1] += lo.y * scale; o[2] += lo.z * scale; o[3] += lo.w * scale;
@@ -262,9 +227,9 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     const int r = row0 + lr;
     const int i = r / group, h = hk * group + r % group;
     if (p.num_splits == 1) {
-      write_final_chunk<kIsBf16>(p, seq, b, i, h, c, o, m, l);
+      write_final_chunk<kIsBf16>(p, seq, b, i, h, c, o, merged);
     } else {
-      write_partial_chunk<kD>(p, split, b, i, h, c, o, m, l);
+      write_partial_chunk<kD>(p, split, b, i, h, c, o, merged);
     }
   }
 }
@@ -288,21 +253,19 @@ __global__ void __launch_bounds__(256) decode_merge_kernel(const DecodeParams p)
   const DecodeSeq seq(p, b);
   if (i >= seq.seqlen_q) return;
 
-  float m = cuda_core::neg_inf();
-  for (int s = 0; s < p.num_splits; ++s) m = fmaxf(m, p.maybe_partial_ml[2 * partial_slot(p, s, b, i, h)]);
-  const float m_use = m == cuda_core::neg_inf() ? 0.0f : m;
-  float l = 0.0f;
+  SoftmaxState merged;  // the splits' states of this row, merged
+  for (int s = 0; s < p.num_splits; ++s) merged.m = fmaxf(merged.m, p.maybe_partial_ml[2 * partial_slot(p, s, b, i, h)]);
   float o[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
   for (int s = 0; s < p.num_splits; ++s) {
     const int64_t slot = partial_slot(p, s, b, i, h);
-    const float scale = cuda_core::exp2_approx(p.maybe_partial_ml[2 * slot] - m_use);
-    l += p.maybe_partial_ml[2 * slot + 1] * scale;
+    const float scale = SoftmaxState::rescale(p.maybe_partial_ml[2 * slot], merged.m);
+    merged.l += p.maybe_partial_ml[2 * slot + 1] * scale;
     const float4* src = reinterpret_cast<const float4*>(p.maybe_partial_o + slot * kD + 8 * c);
     const float4 lo = src[0], hi = src[1];
     o[0] += lo.x * scale; o[1] += lo.y * scale; o[2] += lo.z * scale; o[3] += lo.w * scale;
     o[4] += hi.x * scale; o[5] += hi.y * scale; o[6] += hi.z * scale; o[7] += hi.w * scale;
   }
-  write_final_chunk<Traits::kIsBf16>(p, seq, b, i, h, c, o, m, l);
+  write_final_chunk<Traits::kIsBf16>(p, seq, b, i, h, c, o, merged);
 }
 
 }  // namespace attnkit::cuda_backend

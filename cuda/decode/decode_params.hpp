@@ -1,12 +1,12 @@
 // The argument block of the split-KV decode kernel and its merge: the forward kernel's
-// FwdParams (every SPEC 2-6 feature as a runtime flag, so the variant hooks of
-// cuda/attention/variants/ are reused as they are) plus the key-side layout of a paged
-// or contiguous cache and the split-KV workspace.
+// FwdParams (every SPEC 2-6 feature as a runtime flag, read through the device variant of
+// cuda/variant/ as in prefill) plus the key-side layout of a paged or contiguous cache and
+// the split-KV workspace.
 #pragma once
 
 #include <cstdint>
 
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 

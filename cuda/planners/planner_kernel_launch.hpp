@@ -7,7 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "attnkit/status.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "cuda/planners/planner_params.hpp"
 #include "cuda/stats/stats_kernel_launch.hpp"
 

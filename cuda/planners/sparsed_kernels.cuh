@@ -4,7 +4,7 @@
 // mask row ascending, -1 after. Launched by planner_kernel_launch.cu.
 #pragma once
 
-#include "cuda/attention/block_info.cuh"
+#include "cuda/variant/block_info.cuh"
 #include "cuda/core/block_scan.cuh"
 #include "cuda/planners/planner_params.hpp"
 #include "cuda/stats/stats_device.cuh"

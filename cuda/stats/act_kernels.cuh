@@ -5,9 +5,8 @@
 
 #include <climits>
 
-#include "cuda/attention/variants/gate.cuh"
-#include "cuda/attention/variants/rectify.cuh"
 #include "cuda/core/block_scan.cuh"
+#include "cuda/variant/attention_variant.cuh"
 #include "cuda/stats/stats_device.cuh"
 #include "cuda/stats/stats_params.hpp"
 
@@ -112,9 +111,10 @@ __global__ void __launch_bounds__(kCalibrateWarps * 32) calibrate_kernel(const F
   const int n = count < 0 ? 0 : (count > a.index_k ? a.index_k : count);
   const float lse = p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride];
   if (enabled && n > 0 && lse != -INFINITY) {
-    const HeadLogits hl(p, h);
-    const VisibilityMask vis(p, info.seqlen_q, info.seqlen_k);
-    const MaskRow mask = p.maybe_kv_count != nullptr ? MaskRow(p, b, h, i / p.mask_block_q) : MaskRow();
+    const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
+    const BlockMaskRow mask = p.maybe_kv_count != nullptr ? AttentionVariant::mask_row(p, b, h, i / p.mask_block_q)
+                                                          : BlockMaskRow();
+    const float lse_log2 = to_log2(lse);
     const int kvh = h / p.group;
     const int64_t q_off = info.q_offset(p.q_stride, b, i, h);
     float q[kMaxColsPerLane];
@@ -127,8 +127,8 @@ __global__ void __launch_bounds__(kCalibrateWarps * 32) calibrate_kernel(const F
     const int32_t* set = a.index + b * a.index_stride[0] + h * a.index_stride[1];
     for (int e = 0; e < n; ++e) {
       const int j = set[e * a.index_stride[2]];
-      if (j < 0 || j >= info.seqlen_k || !vis.visible(i, j)) continue;
-      if (mask.present() && !mask.lists(j / p.mask_block_k)) continue;
+      if (j < 0 || j >= info.seqlen_k || !variant.visible(i, j)) continue;
+      if (!mask.lists_any_order(j / p.mask_block_k)) continue;  // the set need not ascend
       const int64_t k_off = info.k_offset(p.k_stride, b, j, kvh);
       float dot = 0.0f;
 #pragma unroll
@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kCalibrateWarps * 32) calibrate_kernel(const F
       }
 #pragma unroll
       for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-      const float pij = expf(hl.logit(dot, j) - lse);
+      const float pij = cuda_core::exp2_approx(variant.logit(dot, j) - lse_log2);
       m += pij;
       const int64_t v_off = info.k_offset(p.v_stride, b, j, kvh);
 #pragma unroll
@@ -153,13 +153,12 @@ __global__ void __launch_bounds__(kCalibrateWarps * 32) calibrate_kernel(const F
       for (int t = 0; t < kMaxColsPerLane; ++t) o[t] = a.beta * u[t] + rest * (o[t] - u[t]);
     }
   }
-  const Rectify rectify(p, b, h, i);
-  const OutputGate<kIsBf16> gate(p, p.maybe_gate != nullptr ? info.q_offset(p.gate_stride, b, i, h) : 0);
+  const auto transform = AttentionVariant::output<kIsBf16>(p, b, h, i, info.q_offset(p.gate_stride, b, i, h));
   Elem* o_row = static_cast<Elem*>(p.o) + info.q_offset(p.o_stride, b, i, h);
 #pragma unroll
   for (int t = 0; t < kMaxColsPerLane; ++t) {
     const int col = lane + 32 * t;
-    if (col < a.dv) o_row[col] = Half::from_float(gate.apply(col, rectify.apply(col, o[t])));
+    if (col < a.dv) o_row[col] = Half::from_float(transform.apply(col, o[t]));
   }
 }
 

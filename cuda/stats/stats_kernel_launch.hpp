@@ -10,7 +10,7 @@
 #include <cstddef>
 
 #include "attnkit/attention.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "cuda/stats/stats_params.hpp"
 
 namespace attnkit::cuda_backend {

@@ -31,12 +31,12 @@ __global__ void __launch_bounds__(kStatsThreads) lse_kernel(const FwdParams p, i
     const int row = e / d, x = e % d, i = m0 + row;
     s_qt[x * kLseRows + row] = i <= m_last ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f;
   }
-  const HeadLogits hl(p, h);
-  const VisibilityMask vis(p, info.seqlen_q, info.seqlen_k);
-  const MaskRow mask = p.maybe_kv_count != nullptr ? MaskRow(p, b, h, m0 / p.mask_block_q) : MaskRow();
+  const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
+  const BlockMaskRow mask = p.maybe_kv_count != nullptr ? AttentionVariant::mask_row(p, b, h, m0 / p.mask_block_q)
+                                                        : BlockMaskRow();
   const int i = m0 + r;
-  float m = -INFINITY, l = 0.0f;
-  for_each_key_range(vis, mask, p.mask_block_k, m0, m_last, restrict_from, [&](int a, int e) {
+  SoftmaxState state;  // this thread group's keys of row i (log2 units)
+  for_each_key_range(variant, mask, m0, m_last, restrict_from, [&](int a, int e) {
     for (int j0 = a; j0 < e; j0 += kKeyChunk) {
       __syncthreads();
       for (int idx = tid; idx < kKeyChunk * d; idx += kStatsThreads) {
@@ -46,33 +46,21 @@ __global__ void __launch_bounds__(kStatsThreads) lse_kernel(const FwdParams p, i
       __syncthreads();
       for (int jj = grp; jj < kKeyChunk; jj += kStatsGroups) {
         const int j = j0 + jj;
-        if (j >= e || i > m_last || !vis.visible(i, j)) continue;
+        if (j >= e || i > m_last || !variant.visible(i, j)) continue;
         float dot = 0.0f;
         for (int x = 0; x < d; ++x) dot += s_qt[x * kLseRows + r] * s_k[jj * d + x];
-        const float logit = hl.logit(dot, j);
-        if (logit == -INFINITY) continue;
-        const float m_new = fmaxf(m, logit);
-        l = l * expf(m - m_new) + expf(logit - m_new);
-        m = m_new;
+        state.update(variant.logit(dot, j));
       }
     }
   });
-  s.m[grp][r] = m;
-  s.l[grp][r] = l;
+  s.m[grp][r] = state.m;
+  s.l[grp][r] = state.l;
   __syncthreads();
   if (grp != 0 || i > m_last) return;
-  // SPEC 4: m_i = max(sigma_h, max s) before exponentiating; the sink adds exp(sigma - m).
-  float m_all = hl.sink;
-  for (int g = 0; g < kStatsGroups; ++g) m_all = fmaxf(m_all, s.m[g][r]);
-  float lse = -INFINITY;
-  if (m_all != -INFINITY) {
-    float l_all = hl.sink != -INFINITY ? expf(hl.sink - m_all) : 0.0f;
-    for (int g = 0; g < kStatsGroups; ++g) {
-      if (s.m[g][r] != -INFINITY) l_all += s.l[g][r] * expf(s.m[g][r] - m_all);
-    }
-    lse = m_all + logf(l_all);
-  }
-  p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride] = lse;
+  SoftmaxState all;  // the groups' states merged, in a fixed order; the sink joins once
+  for (int g = 0; g < kStatsGroups; ++g) all.merge(SoftmaxState{s.m[g][r], s.l[g][r]});
+  p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride] =
+      variant.finalize(all).lse;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -97,8 +85,8 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
     const int key = e / d, x = e % d, jk = j0 + key;
     s_kt[x * kTileKeys + key] = jk <= j_last ? load_half<kIsBf16>(p.k, info.k_offset(p.k_stride, b, jk, kvh) + x) : 0.0f;
   }
-  const HeadLogits hl(p, h);
-  const VisibilityMask vis(p, info.seqlen_q, info.seqlen_k);
+  const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
+  const VisibilityMask& vis = variant.visibility;
 
   // Rows that may see a key of the tile (SPEC 2): causal / window_right bound them below,
   // window_left above (unless the tile holds sink tokens).
@@ -126,7 +114,7 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
   for (int c0 = i_lo; c0 < i_hi; c0 += kRowChunk) {
     if (p.maybe_kv_count != nullptr && c0 / p.mask_block_q != mask_qb) {
       mask_qb = c0 / p.mask_block_q;
-      listed = MaskRow(p, b, h, mask_qb).lists(j0 / p.mask_block_k);
+      listed = AttentionVariant::mask_row(p, b, h, mask_qb).lists(j0 / p.mask_block_k);
     }
     if (!listed) continue;
     __syncthreads();
@@ -135,18 +123,18 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
       s_q[e] = i < i_hi ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f;
     }
     if (tid < kRowChunk && c0 + tid < i_hi) {
-      s.lse[tid] = p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride +
-                               (info.q_row_start + c0 + tid) * p.lse_row_stride];
+      s.lse[tid] = to_log2(p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride +
+                                       (info.q_row_start + c0 + tid) * p.lse_row_stride]);  // log2 units
     }
     __syncthreads();
     for (int rr = grp; rr < kRowChunk; rr += kStatsGroups) {
       const int i = c0 + rr;
-      if (i >= i_hi || j > j_last || j < a.restrict_from || !vis.visible(i, j)) continue;
+      if (i >= i_hi || j > j_last || j < a.restrict_from || !variant.visible(i, j)) continue;
       float dot = 0.0f;
       for (int x = 0; x < d; ++x) dot += s_q[rr * d + x] * s_kt[x * kTileKeys + jj];
       const float lse = s.lse[rr];
       // A visible key with a -inf logit is still seen (p = 0); a row without keys has p = 0.
-      const float pij = lse == -INFINITY ? 0.0f : expf(hl.logit(dot, j) - lse);
+      const float pij = lse == -INFINITY ? 0.0f : cuda_core::exp2_approx(variant.logit(dot, j) - lse);
       colsum += pij;
       ++colcount;
       if (a.block_mass != nullptr) {

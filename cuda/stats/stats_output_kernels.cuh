@@ -4,7 +4,7 @@
 // as host/reference/stats.cpp defines them. Launched by stats_kernel_launch.cu.
 #pragma once
 
-#include "cuda/attention/block_info.cuh"
+#include "cuda/variant/block_info.cuh"
 #include "cuda/stats/stats_params.hpp"
 
 namespace attnkit::cuda_backend {

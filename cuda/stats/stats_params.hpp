@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "cuda/core/block_scan.cuh"
 
 namespace attnkit::cuda_backend {

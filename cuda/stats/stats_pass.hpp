@@ -10,7 +10,7 @@
 #include <string>
 
 #include "attnkit/attention.hpp"
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 #include "host/problem.hpp"
 
 namespace attnkit::cuda_backend {

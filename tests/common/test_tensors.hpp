@@ -138,18 +138,21 @@ inline ErrorStats compare(const HostTensor& got, const HostTensor& ref) {
   return e;
 }
 
-/// LSE tolerance against the CPU reference: 1e-3 absolute, widened by float32's own
-/// resolution for huge values (a sink logit of 1e4). Non-finite entries must match exactly
-/// (checked through compare()'s mismatched_nonfinite).
-inline constexpr double kLseTolerance = 1e-3;
+/// LSE tolerance against the CPU reference: 1e-4 absolute, widened by one float32 unit in
+/// the last place for huge values (a sink logit of 1e4 or 3e38). The emulated kernels reach
+/// about 1e-6 on O(1) values and are exact where a sink dominates; the old 1e-3 (plus 1e-7
+/// relative) hid the decode finalize's double rounding. Non-finite entries must match
+/// exactly (checked through compare()'s mismatched_nonfinite).
+inline constexpr double kLseTolerance = 1e-4;
 
-/// \brief The largest |got - ref| / (1 + 1e-4 |ref|) over finite pairs, held to kLseTolerance.
+/// \brief The largest |got - ref| / (1 + 1.2e-3 |ref|) over finite pairs, held to
+/// kLseTolerance: |got - ref| <= 1e-4 + 1.2e-7 |ref| (2^-23 = 1.19e-7).
 inline double lse_error(const HostTensor& got, const HostTensor& ref) {
   double worst = 0.0;
   const int64_t n = std::min(got.numel(), ref.numel());
   for (int64_t i = 0; i < n; ++i) {
     const double a = got.get(i), b = ref.get(i);
-    if (std::isfinite(a) && std::isfinite(b)) worst = std::max(worst, std::abs(a - b) / (1.0 + 1e-4 * std::abs(b)));
+    if (std::isfinite(a) && std::isfinite(b)) worst = std::max(worst, std::abs(a - b) / (1.0 + 1.2e-3 * std::abs(b)));
   }
   return worst;
 }

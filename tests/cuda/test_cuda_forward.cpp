@@ -49,6 +49,8 @@ std::vector<GpuCase> feature_cases() {
   { GpuCase c = named("key_bias_all_keys_neg_inf"); c.log_gamma = {0.5, -kInf}; c.bias_begin = 0; c.bias_end = 200; v.push_back(c); }
   { GpuCase c = named("learned_sink"); c.sink_logit = {0.5, -1.0, 3.0, -kInf}; c.causal = true; v.push_back(c); }
   { GpuCase c = named("learned_sink_huge"); c.sink_logit = {1e4, 2.0}; v.push_back(c); }
+  { GpuCase c = named("learned_sink_near_float_max"); c.sink_logit = {2.3e38, 2.4e38, 3.4e38, 1e4}; c.sq = 70; c.sk = 90; v.push_back(c); }
+  { GpuCase c = named("learned_sink_below_minus_float_max_empty_rows"); c.sink_logit = {-2.3e38, -2.4e38, -3.4e38, -1e4}; c.causal = true; c.sq = 70; c.sk = 40; v.push_back(c); }
   { GpuCase c = named("learned_sink_rows_without_keys"); c.sink_logit = {1.0, -2.0}; c.causal = true; c.sq = 300; c.sk = 77; v.push_back(c); }
   { GpuCase c = named("gate_headwise_sigmoid_f32"); c.gate = GateKind::kHeadwise; v.push_back(c); }
   { GpuCase c = named("gate_headwise_identity_qdtype"); c.gate = GateKind::kHeadwise; c.gate_float32 = false; c.gate_sigmoid = false; v.push_back(c); }

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 

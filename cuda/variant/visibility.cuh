@@ -1,9 +1,10 @@
-// SPEC 2 visibility: per element, and per (query tile, key tile) so that only tiles that
-// straddle a boundary pay for per-element masking. Causal is aligned bottom-right:
-// query i sits at absolute position i' = i + Sk - Sq.
+// SPEC 2 visibility, the one copy every kernel family calls (through AttentionVariant): per
+// element, per (query tile, key tile) so that only tiles that straddle a boundary pay for
+// per-element masking, and as the key ranges a block of rows may see. Causal is aligned
+// bottom-right: query i sits at absolute position i' = i + Sk - Sq.
 #pragma once
 
-#include "cuda/attention/fwd_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 
@@ -11,6 +12,21 @@ enum class TileKind : int {
   kFull = 0,     // every (row, key) pair is visible (rows past Sq are don't-care)
   kPartial = 1,  // some pairs are masked: apply `visible` per element
   kMasked = 2,   // no pair is visible: skip the tile
+};
+
+/// The keys a block of query rows may see, as at most two ranges: the StreamingLLM sink
+/// tokens [0, sink_end) and the main range [begin, end) (the sliding window, or [0, end)
+/// without a left window, then sink_end = 0). Keys in the gap, and keys past the last
+/// row's causal / right-window limit, are invisible to every row of the block.
+struct VisibleKeys {
+  int sink_end;
+  int begin;
+  int end;
+
+  /// \brief Keys in both ranges, numbered 0 .. count() - 1 in ascending key order ("virtual" keys).
+  __host__ __device__ int count() const { return sink_end + end - begin; }
+  /// \brief Key index of virtual key v.
+  __host__ __device__ int key(int v) const { return v < sink_end ? v : begin + (v - sink_end); }
 };
 
 struct VisibilityMask {
@@ -70,6 +86,16 @@ struct VisibilityMask {
     if (window_left < 0) return 0;
     const int begin = m0 + offset - window_left;
     return begin > 0 ? begin : 0;
+  }
+
+  /// \brief The keys rows [m0, m_last] may see (a superset: per-element visibility still applies).
+  __host__ __device__ VisibleKeys keys(int m0, int m_last) const {
+    int end = key_end(m_last);
+    if (end < 0) end = 0;
+    if (window_left < 0) return VisibleKeys{0, 0, end};
+    int begin = window_begin(m0);
+    if (begin > end) begin = end;
+    return VisibleKeys{sink_tokens < begin ? sink_tokens : begin, begin, end};
   }
 };
 
