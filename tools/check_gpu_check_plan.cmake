@@ -1,0 +1,41 @@
+# ctest gpu_check_dry_run: runs `gpu-check.sh --dry-run BUILD_DIR` and checks its plan.
+#   cmake -DBASH=... -DSCRIPT=tools/gpu-check.sh -DBUILD_DIR=... -DLIMIT=600 -P check_gpu_check_plan.cmake
+execute_process(COMMAND ${BASH} ${SCRIPT} --dry-run --limit ${LIMIT} ${BUILD_DIR}
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "gpu-check.sh --dry-run exited with ${rc}")
+endif()
+if(NOT out MATCHES "planned total: ([0-9]+) s \\(limit ${LIMIT} s\\)")
+  message(FATAL_ERROR "no 'planned total: N s (limit ${LIMIT} s)' line")
+endif()
+set(total ${CMAKE_MATCH_1})
+if(total GREATER LIMIT)
+  message(FATAL_ERROR "planned total ${total} s is over the ${LIMIT} s limit")
+endif()
+# Every step is there, in the order the check needs: correctness, benchmarks, sanitizers, plot.
+set(last -1)
+foreach(step "attnkit_cuda_tests \\[forward\\]" "attnkit_cuda_tests \\[decode\\]" "attnkit_cuda_tests \\[rest\\]"
+             "attnkit_reference_tests" "bench_attention" "bench_decode" "bench_stats" "bench_peers.py --quick"
+             "compute-sanitizer memcheck" "compute-sanitizer racecheck" "compute-sanitizer synccheck" "bench_plot")
+  string(REGEX MATCH "\n *[0-9]+  ${step}[^\n]*" line "${out}")
+  if(NOT line)
+    message(FATAL_ERROR "step '${step}' is not planned")
+  endif()
+  string(FIND "${out}" "${line}" at)
+  if(NOT at GREATER last)
+    message(FATAL_ERROR "step '${step}' comes too early in the plan")
+  endif()
+  set(last ${at})
+endforeach()
+# The sum of the listed budgets is the total the script prints.
+string(REGEX MATCHALL "\n *[0-9]+  [^\n]*[a-z]+ +[0-9]+ s +[0-9]+ s" rows "${out}")
+set(sum 0)
+foreach(row IN LISTS rows)
+  string(REGEX MATCH "([0-9]+) s +[0-9]+ s$" _ "${row}")
+  math(EXPR sum "${sum} + ${CMAKE_MATCH_1}")
+endforeach()
+if(NOT sum EQUAL total)
+  message(FATAL_ERROR "the steps' budgets add up to ${sum} s, the script says ${total} s")
+endif()
+message(STATUS "gpu-check plan: ${total} s of budgets, limit ${LIMIT} s")
