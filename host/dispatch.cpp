@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "host/dispatch_rule.hpp"
 #include "host/reference/forward.hpp"
 #ifdef ATTNKIT_WITH_CUDA
 #include "cuda/attention/launch.hpp"
@@ -11,6 +12,26 @@
 #endif
 
 namespace attnkit::detail {
+
+#ifdef ATTNKIT_WITH_CUDA
+namespace {
+/// The CUDA backend's launchers, for the dispatch rule of host/dispatch_rule.hpp.
+struct CudaBackend {
+  static Status select_decode_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* c) {
+    return cuda_backend::select_decode_kernel(pr, p, c);
+  }
+  static Status select_prefill_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* c) {
+    return cuda_backend::select_kernel(pr, p, c);
+  }
+  static Status run_decode(const Problem& pr, const AttentionParams& p, const KernelChoice& c) {
+    return cuda_backend::run_decode(pr, p, c);
+  }
+  static Status run_forward(const Problem& pr, const AttentionParams& p, const KernelChoice& c) {
+    return cuda_backend::run_forward(pr, p, c);
+  }
+};
+}  // namespace
+#endif
 
 Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* choice) {
   if (pr.device == DeviceKind::kHost) {
@@ -22,13 +43,7 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
     return Status::ok();
   }
 #ifdef ATTNKIT_WITH_CUDA
-  // SPEC 9: few query rows per sequence (decoding, speculative verification) or a paged
-  // cache go to the split-KV decode kernel; everything else to the prefill kernel.
-  if (pr.paged || pr.max_sq <= kDecodeMaxQueryRows) {
-    Status s = cuda_backend::select_decode_kernel(pr, p, choice);
-    if (s || pr.paged) return s;  // a paged cache has no other CUDA kernel
-  }
-  return cuda_backend::select_kernel(pr, p, choice);
+  return select_cuda_kernel<CudaBackend>(pr, p, choice);
 #else
   (void)p;
   return Status(StatusCode::kNotSupported,
@@ -40,8 +55,7 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
 Status run_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
   if (choice.backend == Backend::kCpu) return reference::forward(pr, p);
 #ifdef ATTNKIT_WITH_CUDA
-  if (choice.family == KernelFamily::kDecode) return cuda_backend::run_decode(pr, p, choice);
-  return cuda_backend::run_forward(pr, p, choice);
+  return run_cuda_kernel<CudaBackend>(pr, p, choice);
 #else
   return Status(StatusCode::kInternal, "a CUDA kernel was chosen in a build without CUDA");
 #endif

@@ -3,7 +3,7 @@
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::detail {
 

@@ -24,7 +24,7 @@ namespace attnkit::cuda_backend {
 /// \brief Grid (ceil(max Sq / kBlockM), Hq, B), kNumThreads threads, Traits::kSmemBytes of
 /// dynamic shared memory.
 template <class Traits>
-__global__ void __launch_bounds__(Traits::kNumThreads) fwd_kernel(const __grid_constant__ FwdParams p) {
+__global__ void __launch_bounds__(Traits::kNumThreads, Traits::kMinCtasPerSm) fwd_kernel(const __grid_constant__ FwdParams p) {
   using Elem = typename cuda_core::Half16<Traits::kIsBf16>::Scalar;
   constexpr int kBlockM = Traits::kBlockM;
   constexpr int kBlockN = Traits::kBlockN;

@@ -1,5 +1,5 @@
 // Tile shapes of the forward kernel. Tuning is data: one constexpr row per
-// (arch class, head dim); the kernel and the launcher read only this table.
+// (arch class, head dim); the kernel, the launcher and select_kernel read only this table.
 #pragma once
 
 #include "cuda/core/smem_swizzle.cuh"
@@ -12,21 +12,25 @@ enum class ArchClass : int { kSm80 = 80 };
 struct TileConfig {
   ArchClass arch;
   int head_dim;
-  int block_m;  // query rows per CTA: 16 per warp
-  int block_n;  // keys per main-loop step
+  int block_m;          // query rows per CTA: 16 per warp
+  int block_n;          // keys per main-loop step
   int warps;
+  int min_ctas_per_sm;  // __launch_bounds__' second argument: caps registers at 64K / (CTAs x threads)
 };
 
-// Every row uses block_n = 64 so that block-mask blocks of 64 or 128 keys map onto 1 or 2
-// whole kv tiles, and block_m = 64 so that a CTA's rows fall in one mask row for
-// block_q in {64, 128}. Shared memory is Q + K + V tiles of (64, D) 16-bit elements:
-// 24 KB (d64), 48 KB (d128), 96 KB (d256, needs the opt-in above 48 KB).
+// Block masks: a CTA's rows must lie in one mask row and a kv tile in one mask block
+// (supports_block_mask in cuda/variant/key_tiles.cuh); select_kernel checks the row it
+// picks, so rows may differ. Shared memory is Q (block_m, D) + K and V (block_n, D) tiles of
+// 16-bit elements. Registers, spills and CTAs per SM of each row: docs/resources.md.
 inline constexpr TileConfig kTileTable[] = {
-    {ArchClass::kSm80, /*head_dim=*/64, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
-    {ArchClass::kSm80, /*head_dim=*/128, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
-    // d256: (16, 256) fp32 output accumulators per warp are 128 registers per lane, so
-    // warps stay at 16 rows and the CTA at 4 warps.
-    {ArchClass::kSm80, /*head_dim=*/256, /*block_m=*/64, /*block_n=*/64, /*warps=*/4},
+    // d64: uncapped it needs ~200 registers (2 CTAs per SM, FlashAttention-2's occupancy);
+    // capped at 168 for 3 CTAs per SM, ptxas spills.
+    {ArchClass::kSm80, /*head_dim=*/64, /*block_m=*/64, /*block_n=*/64, /*warps=*/4, /*min_ctas_per_sm=*/2},
+    {ArchClass::kSm80, /*head_dim=*/128, /*block_m=*/64, /*block_n=*/64, /*warps=*/4, /*min_ctas_per_sm=*/1},
+    // d256: (16, 256) fp32 output accumulators per warp are 128 registers per lane, so warps
+    // stay at 16 rows and the CTA at 4 warps; 32-key steps halve S's registers (16 per lane)
+    // and the K / V tiles (64 KB of shared memory in all).
+    {ArchClass::kSm80, /*head_dim=*/256, /*block_m=*/64, /*block_n=*/32, /*warps=*/4, /*min_ctas_per_sm=*/1},
 };
 
 /// \brief The table row for (arch, head dim); a missing row fails to compile.
@@ -34,7 +38,7 @@ constexpr TileConfig tile_config(ArchClass arch, int head_dim) {
   for (const TileConfig& c : kTileTable) {
     if (c.arch == arch && c.head_dim == head_dim) return c;
   }
-  return TileConfig{arch, 0, 0, 0, 0};
+  return TileConfig{arch, 0, 0, 0, 0, 0};
 }
 
 /// \brief Compile-time shapes of one kernel instance.
@@ -50,9 +54,10 @@ struct KernelTraits {
   static constexpr int kNumWarps = kConfig.warps;
   static constexpr int kNumThreads = kNumWarps * 32;
 
+  static constexpr int kMinCtasPerSm = kConfig.min_ctas_per_sm;
+
   static_assert(kBlockM == 16 * kNumWarps, "each warp owns 16 query rows");
-  static_assert(kBlockN == 64, "block-mask mapping assumes 64-key tiles (mask blocks 64 / 128)");
-  static_assert(kBlockM == 64, "a CTA must fall in one block-mask row for block_q in {64, 128}");
+  static_assert(kBlockN % 16 == 0, "P * V takes k16 steps of keys; S pairs n8 tiles");
   static_assert(kHeadDim % 64 == 0, "the smem swizzle needs rows of >= 8 16-byte chunks");
 
   static constexpr int kNTilesS = kBlockN / 8;     // n8 tiles of S per warp

@@ -15,16 +15,18 @@
 #include "cuda/variant/fwd_params.hpp"
 #include "cuda/attention/launch_common.hpp"
 #include "cuda/attention/kernel_traits.cuh"
+#include "cuda/variant/key_tiles.cuh"
 
 namespace attnkit::cuda_backend {
 namespace {
 
-// Every row of the tile table shares these (kernel_traits.cuh static_asserts them), and
-// block-mask support depends on them.
-constexpr int kTileQ = tile_config(ArchClass::kSm80, 128).block_m;
-constexpr int kTileK = tile_config(ArchClass::kSm80, 128).block_n;
 constexpr int64_t kMaxGridYZ = 65535;
 
+/// \brief The tile row of the instance for (device, head dim): the one table every figure
+/// of a choice comes from.
+TileConfig tile_row(const detail::DeviceInfo& /*device*/, int64_t head_dim) {
+  return tile_config(ArchClass::kSm80, static_cast<int>(head_dim));  // the only family (sm_80 and newer)
+}
 
 }  // namespace
 
@@ -35,11 +37,6 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
     return not_supported("batch = " + std::to_string(problem.batch) + ", Hq = " + std::to_string(problem.hq) +
                          ": the CUDA kernel supports at most 65535 of each");
   }
-  if (problem.has_block_mask && (params.block_mask.block_k % kTileK != 0 || params.block_mask.block_q % kTileQ != 0)) {
-    return not_supported("block_mask block sizes " + std::to_string(params.block_mask.block_q) + "x" +
-                         std::to_string(params.block_mask.block_k) +
-                         ": the CUDA kernel supports block_q and block_k in {64, 128}");
-  }
   for (const auto& [t, name] : {std::pair{&params.q, "q"}, std::pair{&params.k, "k"}, std::pair{&params.v, "v"},
                                 std::pair{&params.o, "o"}}) {
     Status s = check_row_alignment(*t, name, "CUDA kernel");
@@ -47,19 +44,18 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   }
   if (Status s = check_contiguous_cu_seqlens(problem, params, "CUDA kernel"); !s) return s;
 
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
-  int major = 0, minor = 0, sms = 0, smem_optin = 0;
-  if ((err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess) {
-    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
-  }
-  if (major < 8) {
-    return not_supported("device " + std::to_string(device) + " is sm_" + std::to_string(major) +
-                         std::to_string(minor) + ": the CUDA kernel needs sm_80 or newer");
+  detail::DeviceInfo device;
+  if (Status s = current_device_info(&device); !s) return s;
+  if (Status s = check_sm80(device, "CUDA kernel"); !s) return s;
+  const TileConfig config = tile_row(device, problem.d);
+  if (problem.has_block_mask &&
+      !supports_block_mask(config.block_m, config.block_n, params.block_mask.block_q, params.block_mask.block_k)) {
+    return not_supported("block_mask block sizes " + std::to_string(params.block_mask.block_q) + "x" +
+                         std::to_string(params.block_mask.block_k) + ": the CUDA kernel's " +
+                         std::to_string(config.block_m) + "x" + std::to_string(config.block_n) +
+                         " tiles (head dim " + std::to_string(problem.d) +
+                         ") need block_q a multiple of " + std::to_string(config.block_m) +
+                         " and block_k a multiple of " + std::to_string(config.block_n) + " (64 and 128 work)");
   }
 
   int smem = 0;
@@ -70,37 +66,41 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
       cudaFuncAttributes attributes{};
       const cudaError_t e = fwd_kernel_attributes<kD, kBf16>(&attributes);
       if (e != cudaSuccess) {
-        return not_supported("no forward kernel image for sm_" + std::to_string(major) + std::to_string(minor) +
-                             " (" + cudaGetErrorString(e) +
+        return not_supported("no forward kernel image for " + sm_name(device) + " (" + cudaGetErrorString(e) +
                              "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
-                             std::to_string(major) + std::to_string(minor));
+                             std::to_string(device.major) + std::to_string(device.minor));
       }
       smem = fwd_smem_bytes<kD, kBf16>();
       return Status::ok();
     });
   });
   if (!status) return status;
-  if (smem > smem_optin) {
+  if (smem > device.smem_optin) {
     return not_supported("head dim " + std::to_string(problem.d) + " needs " + std::to_string(smem) +
-                         " bytes of shared memory per block; device " + std::to_string(device) + " allows " +
-                         std::to_string(smem_optin));
+                         " bytes of shared memory per block; device " + std::to_string(device.ordinal) + " allows " +
+                         std::to_string(device.smem_optin));
   }
 
+  *choice = detail::KernelChoice{};
   choice->backend = detail::Backend::kCuda;
   choice->family = detail::KernelFamily::kPrefill;
   choice->kernel = std::string("fwd_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
-  const TileConfig config = tile_config(ArchClass::kSm80, static_cast<int>(problem.d));
+  choice->head_dim = static_cast<int>(problem.d);
+  choice->dtype = problem.dtype;
   choice->tile_q = config.block_m;
   choice->tile_k = config.block_n;
   choice->num_warps = config.warps;
-  choice->why = "FlashAttention-2 style mma.sync kernel (sm_80 family) on sm_" + std::to_string(major) +
-                std::to_string(minor) + " with " + std::to_string(sms) + " SMs: " + std::to_string(config.block_m) +
-                " query rows x " + std::to_string(config.block_n) + " keys per step, " +
-                std::to_string(config.warps) + " warps, " + std::to_string(smem / 1024) + " KB shared memory";
+  choice->smem_bytes = smem;
+  choice->grid_m = (problem.max_sq + config.block_m - 1) / config.block_m;
+  choice->device = device;
+  choice->why = "FlashAttention-2 style mma.sync kernel (sm_80 family) on " + sm_name(device) + " with " +
+                std::to_string(device.sms) + " SMs: " + std::to_string(config.block_m) + " query rows x " +
+                std::to_string(config.block_n) + " keys per step, " + std::to_string(config.warps) + " warps, " +
+                std::to_string(smem / 1024) + " KB shared memory";
   if (problem.has_block_mask) {
     choice->why += "; block mask " + std::to_string(params.block_mask.block_q) + "x" +
                    std::to_string(params.block_mask.block_k) + " walked as " +
-                   std::to_string(params.block_mask.block_k / kTileK) + " kv tile(s) per listed block";
+                   std::to_string(params.block_mask.block_k / config.block_n) + " kv tile(s) per listed block";
   }
   return Status::ok();
 }
@@ -111,15 +111,16 @@ Status run_forward(const detail::Problem& problem, const AttentionParams& params
 
 Status run_forward_params(const detail::Problem& problem, const AttentionParams& params, const FwdParams& p,
                           const detail::KernelChoice& choice) {
-  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kPrefill) {
-    return Status(StatusCode::kInternal, "cuda_backend::run_forward called with a kernel choice other than the CUDA prefill kernel");
+  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kPrefill ||
+      choice.head_dim != problem.d || choice.dtype != problem.dtype) {
+    return Status(StatusCode::kInternal,
+                  "cuda_backend::run_forward called with a kernel choice other than the CUDA prefill kernel for this call");
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
-  const int64_t grid_m = (problem.max_sq + kTileQ - 1) / kTileQ;
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
-  return switch_dtype(problem.dtype, "CUDA kernel", [&](auto is_bf16) {
-    return switch_head_dim(problem.d, "CUDA kernel", [&](auto head_dim) {
-      return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value>(p, static_cast<int>(grid_m), stream);
+  return switch_dtype(choice.dtype, "CUDA kernel", [&](auto is_bf16) {
+    return switch_head_dim(choice.head_dim, "CUDA kernel", [&](auto head_dim) {
+      return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value>(p, static_cast<int>(choice.grid_m), stream);
     });
   });
 }

@@ -9,13 +9,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <type_traits>
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
+#include "common/kernel_choice.hpp"
+#include "common/problem.hpp"
 #include "cuda/variant/fwd_params.hpp"
-#include "host/problem.hpp"
 
 namespace attnkit::cuda_backend {
 
@@ -88,6 +90,45 @@ inline Status check_contiguous_cu_seqlens(const detail::Problem& problem, const 
                   std::string("cu_seqlens_q / cu_seqlens_k: the ") + kernel + " needs contiguous cu_seqlens (stride 1)");
   }
   return Status::ok();
+}
+
+/// \brief The current device's properties, queried once per device and cached (every
+/// select_* call needs them; the launchers read them from the KernelChoice). kCudaError when
+/// no device is usable.
+inline Status current_device_info(detail::DeviceInfo* info) {
+  constexpr int kMaxDevices = 64;
+  static std::mutex mutex;
+  static detail::DeviceInfo cache[kMaxDevices];
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (device >= 0 && device < kMaxDevices && cache[device].ordinal == device) {
+    *info = cache[device];
+    return Status::ok();
+  }
+  detail::DeviceInfo d;
+  d.ordinal = device;
+  if ((err = cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&d.minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&d.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&d.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device)) != cudaSuccess) {
+    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
+  }
+  if (device >= 0 && device < kMaxDevices) cache[device] = d;
+  *info = d;
+  return Status::ok();
+}
+
+/// \brief "sm_90" for a device.
+inline std::string sm_name(const detail::DeviceInfo& d) { return "sm_" + std::to_string(d.major) + std::to_string(d.minor); }
+
+/// \brief The backend's common refusal of pre-Ampere devices.
+inline Status check_sm80(const detail::DeviceInfo& d, const char* kernel) {
+  if (d.major >= 8) return Status::ok();
+  return not_supported("device " + std::to_string(d.ordinal) + " is " + sm_name(d) + ": the " + kernel +
+                       " needs sm_80 or newer");
 }
 
 /// \brief Opts `kernel` in to `bytes` of dynamic shared memory (needed above 48 KB).

@@ -13,45 +13,20 @@
 
 #include "cuda/decode/decode_instances.hpp"
 #include "cuda/decode/decode_params.hpp"
+#include "cuda/decode/decode_traits.cuh"
 #include "cuda/attention/launch_common.hpp"
 
 namespace attnkit::cuda_backend {
 namespace {
 
 constexpr int64_t kMaxCtas = INT_MAX;             // the grid is flattened into blockIdx.x
-constexpr int kKeysPerTile = 64;                  // DecodeTraits::kBlockN, for the split bound
-
-/// Split-KV tuning per head dim (tuning as data). Splits are added until the grid fills
-/// every SM with `ctas_per_sm` CTAs (or fewer when shared memory allows fewer), but never
-/// below `min_keys_per_split` keys per split: a split costs one (D + 2)-float round trip per
-/// packed row in the merge, negligible against 256 keys of K and V.
-struct DecodeSplitTuning {
-  int head_dim;
-  int ctas_per_sm;
-  int min_keys_per_split;
-  int max_splits;
-};
-constexpr DecodeSplitTuning kSplitTuning[] = {
-    {64, 4, 256, 64},
-    {128, 3, 256, 64},
-    {256, 1, 256, 64},  // 144 KB of shared memory per CTA: one per SM
-};
-static_assert(sizeof(kSplitTuning) / sizeof(kSplitTuning[0]) == 3, "one row per supported head dim");
-static_assert(kSplitTuning[0].min_keys_per_split % kKeysPerTile == 0, "splits are whole key tiles");
-
-constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
-  for (const DecodeSplitTuning& t : kSplitTuning) {
-    if (t.head_dim == head_dim) return t;
-  }
-  return kSplitTuning[0];
-}
-
+constexpr int kKeysPerTile = kDecodeKeysPerTile;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Everything select_decode_kernel learns about the device and the instance.
 struct DecodePlan {
-  int major = 0, minor = 0, sms = 0;
+  detail::DeviceInfo device;
   int smem = 0;
   int rows_per_cta = 0;
   int64_t row_chunks = 0;
@@ -111,21 +86,8 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
     if (Status s = check_row_alignment(*t, name, "CUDA decode kernel"); !s) return s;
   }
 
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
-  int smem_optin = 0, smem_per_sm = 0;
-  if ((err = cudaDeviceGetAttribute(&plan->major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&plan->minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&plan->sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device)) != cudaSuccess) {
-    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
-  }
-  if (plan->major < 8) {
-    return not_supported("device " + std::to_string(device) + " is sm_" + std::to_string(plan->major) +
-                         std::to_string(plan->minor) + ": the CUDA decode kernel needs sm_80 or newer");
-  }
+  if (Status s = current_device_info(&plan->device); !s) return s;
+  if (Status s = check_sm80(plan->device, "CUDA decode kernel"); !s) return s;
   Status status = switch_dtype(problem.dtype, "CUDA decode kernel", [&](auto is_bf16) {
     return switch_head_dim(problem.d, "CUDA decode kernel", [&](auto head_dim) -> Status {
       constexpr int kD = decltype(head_dim)::value;
@@ -133,9 +95,9 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
       cudaFuncAttributes attributes{};
       const cudaError_t e = decode_kernel_attributes<kD, kBf16>(&attributes);
       if (e != cudaSuccess) {
-        return not_supported("no decode kernel image for sm_" + std::to_string(plan->major) + std::to_string(plan->minor) +
-                             " (" + cudaGetErrorString(e) + "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
-                             std::to_string(plan->major) + std::to_string(plan->minor));
+        return not_supported("no decode kernel image for " + sm_name(plan->device) + " (" + cudaGetErrorString(e) +
+                             "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
+                             std::to_string(plan->device.major) + std::to_string(plan->device.minor));
       }
       plan->smem = decode_smem_bytes<kD, kBf16>();
       plan->rows_per_cta = decode_rows_per_cta<kD, kBf16>();
@@ -143,17 +105,17 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
     });
   });
   if (!status) return status;
-  if (plan->smem > smem_optin) {
+  if (plan->smem > plan->device.smem_optin) {
     return not_supported("head dim " + std::to_string(problem.d) + " needs " + std::to_string(plan->smem) +
-                         " bytes of shared memory per block in the decode kernel; device " + std::to_string(device) +
-                         " allows " + std::to_string(smem_optin));
+                         " bytes of shared memory per block in the decode kernel; device " +
+                         std::to_string(plan->device.ordinal) + " allows " + std::to_string(plan->device.smem_optin));
   }
 
   plan->row_chunks = std::max<int64_t>(1, ceil_div(problem.group * problem.max_sq, plan->rows_per_cta));
   const int64_t base_ctas = problem.batch * problem.hkv * plan->row_chunks;
   const DecodeSplitTuning tuning = split_tuning(problem.d);
-  const int64_t ctas_per_sm = std::max<int64_t>(1, std::min<int64_t>(tuning.ctas_per_sm, smem_per_sm / (plan->smem + 1024)));
-  const int64_t want = ceil_div(plan->sms * ctas_per_sm, std::max<int64_t>(1, base_ctas));
+  const int64_t ctas_per_sm = std::max<int64_t>(1, std::min<int64_t>(tuning.ctas_per_sm, plan->device.smem_per_sm / (plan->smem + 1024)));
+  const int64_t want = ceil_div(plan->device.sms * ctas_per_sm, std::max<int64_t>(1, base_ctas));
   const int64_t by_length = std::max<int64_t>(1, problem.max_sk / tuning.min_keys_per_split);
   plan->num_splits = static_cast<int>(std::clamp<int64_t>(std::min(want, by_length), 1, tuning.max_splits));
   if (base_ctas * plan->num_splits > kMaxCtas) {
@@ -174,13 +136,18 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
   choice->backend = detail::Backend::kCuda;
   choice->family = detail::KernelFamily::kDecode;
   choice->kernel = std::string("decode_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  choice->head_dim = static_cast<int>(problem.d);
+  choice->dtype = problem.dtype;
   const int64_t packed = problem.group * problem.max_sq;
   choice->tile_q = static_cast<int>(std::min<int64_t>(plan.rows_per_cta, ceil_div(std::max<int64_t>(packed, 1), 16) * 16));
   choice->tile_k = kKeysPerTile;
   choice->num_warps = 4;
+  choice->smem_bytes = plan.smem;
+  choice->row_chunks = plan.row_chunks;
   choice->num_splits = plan.num_splits;
-  choice->why = "split-KV decode kernel (flash-decoding, mma.sync, sm_80 family) on sm_" + std::to_string(plan.major) +
-                std::to_string(plan.minor) + " with " + std::to_string(plan.sms) + " SMs: GQA packing of " +
+  choice->device = plan.device;
+  choice->why = "split-KV decode kernel (flash-decoding, mma.sync, sm_80 family) on " + sm_name(plan.device) + " with " +
+                std::to_string(plan.device.sms) + " SMs: GQA packing of " +
                 std::to_string(problem.group) + " query heads x " + std::to_string(problem.max_sq) +
                 " rows per kv head into 16-row mma tiles, so K and V are read once per kv head; " +
                 (problem.paged ? "paged KV cache (page size " + std::to_string(problem.page_size) + ")"
@@ -193,13 +160,17 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
 }
 
 Status run_decode(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice) {
-  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kDecode) {
-    return Status(StatusCode::kInternal, "cuda_backend::run_decode called with a non-decode kernel choice");
+  if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kDecode ||
+      choice.head_dim != problem.d || choice.dtype != problem.dtype || choice.row_chunks < 1) {
+    return Status(StatusCode::kInternal, "cuda_backend::run_decode called with a choice other than the decode kernel for this call");
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
-  DecodePlan plan;
-  if (Status s = plan_decode(problem, params, &plan); !s) return s;
-  plan.num_splits = std::max(1, choice.num_splits);  // what explain() reported is what runs
+  DecodePlan plan;  // what select_decode_kernel planned, as explain() reported it
+  plan.row_chunks = choice.row_chunks;
+  plan.num_splits = std::max(1, choice.num_splits);
+  if (static_cast<int64_t>(plan.num_splits) * problem.batch * problem.hkv * plan.row_chunks > kMaxCtas) {
+    return not_supported("batch x Hkv x row chunks x splits: the CUDA decode grid holds at most 2^31 - 1 CTAs");
+  }
   DecodeParams p = build_params(problem, params, plan);
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
 
@@ -215,8 +186,8 @@ Status run_decode(const detail::Problem& problem, const AttentionParams& params,
     p.maybe_partial_o = static_cast<float*>(workspace);
     p.maybe_partial_ml = p.maybe_partial_o + slots * problem.d;
   }
-  Status status = switch_dtype(problem.dtype, "CUDA decode kernel", [&](auto is_bf16) {
-    return switch_head_dim(problem.d, "CUDA decode kernel", [&](auto head_dim) {
+  Status status = switch_dtype(choice.dtype, "CUDA decode kernel", [&](auto is_bf16) {
+    return switch_head_dim(choice.head_dim, "CUDA decode kernel", [&](auto head_dim) {
       return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value>(p, stream);
     });
   });

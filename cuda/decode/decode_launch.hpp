@@ -4,8 +4,8 @@
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
-#include "host/dispatch.hpp"
-#include "host/problem.hpp"
+#include "common/kernel_choice.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::cuda_backend {
 

@@ -1,10 +1,40 @@
 // Compile-time shape of the split-KV decode kernel for one (head dim, dtype).
 #pragma once
 
+#include <cstdint>
+
 #include "cuda/core/smem_swizzle.cuh"
 #include "cuda/core/vec_types.cuh"
 
 namespace attnkit::cuda_backend {
+
+/// Keys per pipeline stage of every decode instance (the split heuristic counts in them).
+inline constexpr int kDecodeKeysPerTile = 64;
+
+/// Split-KV tuning per head dim (tuning as data). Splits are added until the grid fills
+/// every SM with `ctas_per_sm` CTAs (or fewer when shared memory allows fewer), but never
+/// below `min_keys_per_split` keys per split: a split costs one (D + 2)-float round trip per
+/// packed row in the merge, negligible against 256 keys of K and V.
+struct DecodeSplitTuning {
+  int head_dim;
+  int ctas_per_sm;
+  int min_keys_per_split;
+  int max_splits;
+};
+inline constexpr DecodeSplitTuning kSplitTuning[] = {
+    {64, 4, 256, 64},
+    {128, 3, 256, 64},
+    {256, 1, 256, 64},  // 144 KB of shared memory per CTA: one per SM
+};
+static_assert(sizeof(kSplitTuning) / sizeof(kSplitTuning[0]) == 3, "one row per supported head dim");
+static_assert(kSplitTuning[0].min_keys_per_split % kDecodeKeysPerTile == 0, "splits are whole key tiles");
+
+inline constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
+  for (const DecodeSplitTuning& t : kSplitTuning) {
+    if (t.head_dim == head_dim) return t;
+  }
+  return kSplitTuning[0];
+}
 
 /// One CTA packs up to kRowsPerCta query rows of one kv head (the Hq / Hkv query heads
 /// that share it, times the sequence's Sq rows) into 16-row mma tiles, and walks its
@@ -20,7 +50,7 @@ struct DecodeTraits {
 
   static constexpr int kNumWarps = 4;
   static constexpr int kNumThreads = 32 * kNumWarps;
-  static constexpr int kBlockN = 64;  // keys per pipeline stage
+  static constexpr int kBlockN = kDecodeKeysPerTile;  // keys per pipeline stage
   static constexpr int kStepN = 16;   // keys per warp step (one m16n8k16 k-slice of P * V)
   static constexpr int kStepsPerTile = kBlockN / kStepN;
   static constexpr int kStages = 2;   // cp.async double buffering of K and V

@@ -16,11 +16,9 @@ Status rectified_plan_device(const detail::Problem& pr, const AttentionParams& p
   const int64_t bn = options.block_size, s_len = pr.max_sq, st = options.text_tokens, sv = s_len - st;
   const int64_t nb = (sv + bn - 1) / bn, nqb = (s_len + bn - 1) / bn;
   const size_t smem = plan_smem_bytes(nb, st);
-  int device = 0, smem_optin = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return cuda_error("cudaDeviceGetAttribute", err);
-  if (smem > static_cast<size_t>(smem_optin)) {
+  detail::DeviceInfo device;
+  if (Status s = current_device_info(&device); !s) return s;
+  if (smem > static_cast<size_t>(device.smem_optin)) {
     return Status(StatusCode::kNotSupported, "rectified_plan: " + std::to_string(nb) + " vision blocks and " +
                                                  std::to_string(st) +
                                                  " text tokens exceed the CUDA planner's shared memory");

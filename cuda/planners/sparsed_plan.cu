@@ -5,11 +5,11 @@
 // (launched through planner_kernel_launch.hpp), rows ascending, unused entries -1.
 #include <cuda_runtime.h>
 
+#include "common/sparsed_rule.hpp"
 #include "cuda/attention/launch_common.hpp"
 #include "cuda/planners/planner_kernel_launch.hpp"
 #include "cuda/planners/planners_launch.hpp"
 #include "cuda/stats/stats_pass.hpp"
-#include "host/planners/sparsed.hpp"
 
 namespace attnkit::cuda_backend {
 
@@ -19,11 +19,9 @@ Status sparsed_plan_device(const detail::Problem& pr, const AttentionParams& par
   const int64_t bs = options.block_size;
   const int64_t nqb = (pr.max_sq + bs - 1) / bs, nkb = (pr.max_sk + bs - 1) / bs;
   const size_t smem = sparsed_select_smem_bytes(nkb);
-  int device = 0, smem_optin = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-  if (err != cudaSuccess) return cuda_error("cudaDeviceGetAttribute", err);
-  if (smem > static_cast<size_t>(smem_optin)) {
+  detail::DeviceInfo device;
+  if (Status s = current_device_info(&device); !s) return s;
+  if (smem > static_cast<size_t>(device.smem_optin)) {
     return Status(StatusCode::kNotSupported, "sparsed_plan: " + std::to_string(nkb) +
                                                  " key blocks per row exceed the CUDA planner's shared memory");
   }

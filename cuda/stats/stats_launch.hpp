@@ -5,7 +5,7 @@
 #pragma once
 
 #include "attnkit/attention.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::cuda_backend {
 

@@ -59,18 +59,13 @@ Status check_stats_support(const detail::Problem& pr, const AttentionParams& par
     }
   }
   if (Status s = check_contiguous_cu_seqlens(pr, params, "CUDA statistics kernels"); !s) return s;
-  int device = 0, major = 0, smem_optin = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err != cudaSuccess) return cuda_error("no CUDA device is available", err);
-  if ((err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
-      (err = cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) != cudaSuccess) {
-    return cuda_error("cudaDeviceGetAttribute failed on device " + std::to_string(device), err);
-  }
-  if (major < 8) return not_supported("the CUDA statistics kernels need sm_80 or newer");
+  detail::DeviceInfo device;
+  if (Status s = current_device_info(&device); !s) return s;
+  if (Status s = check_sm80(device, "CUDA statistics kernels"); !s) return s;
   const size_t smem = std::max(lse_smem_bytes(pr.d), stats_smem_bytes(pr.d));
-  if (smem > static_cast<size_t>(smem_optin)) {
+  if (smem > static_cast<size_t>(device.smem_optin)) {
     return not_supported("head dim " + std::to_string(pr.d) + " needs " + std::to_string(smem) +
-                         " bytes of shared memory per block; the device allows " + std::to_string(smem_optin));
+                         " bytes of shared memory per block; the device allows " + std::to_string(device.smem_optin));
   }
   return Status::ok();
 }

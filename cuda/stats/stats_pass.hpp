@@ -11,7 +11,7 @@
 
 #include "attnkit/attention.hpp"
 #include "cuda/variant/fwd_params.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::cuda_backend {
 

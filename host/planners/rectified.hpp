@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "attnkit/attention.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::planners {
 

@@ -11,19 +11,6 @@
 
 namespace attnkit::planners {
 
-double decimal_value(float x) {
-  if (!std::isfinite(x)) return static_cast<double>(x);
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof(buf) - 1, x);  // shortest round-trip form
-  *res.ptr = '\0';
-  return std::strtod(buf, nullptr);
-}
-
-int64_t sparsed_keep(int64_t nkb, double rho) {
-  const int64_t floor_part = static_cast<int64_t>(std::floor(static_cast<double>(nkb) * rho));
-  return std::min(nkb, std::max<int64_t>(1, floor_part + 1));
-}
-
 std::vector<int64_t> top_blocks(const std::vector<double>& scores, int64_t keep) {
   std::vector<int64_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);

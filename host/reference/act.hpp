@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "attnkit/attention.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 #include "host/reference/stats.hpp"
 
 namespace attnkit::reference {

@@ -5,7 +5,7 @@
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 #include "host/reference/row_softmax.hpp"
 
 namespace attnkit::reference {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "attnkit/params.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::reference {
 

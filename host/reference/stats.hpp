@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "attnkit/attention.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 #include "host/reference/row_softmax.hpp"
 
 namespace attnkit::reference {

@@ -9,10 +9,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/kernel_choice.hpp"
+#include "common/problem.hpp"
 #include "emu_runtime.hpp"
-#include "host/dispatch.hpp"
-#include "host/problem.hpp"
-#include "host/validate.hpp"
 
 // The device-only spellings the host headers of CUDA leave undefined for g++.
 #define __launch_bounds__(...)
@@ -74,27 +73,5 @@ int decode_rows_per_cta() {
 }
 
 }  // namespace attnkit::cuda_backend
-
-namespace attnkit_emu {
-
-attnkit::Status emulated_decode(const attnkit::AttentionParams& params, DecodeRun* run, int force_splits) {
-  attnkit::detail::Problem problem;
-  attnkit::Status s = attnkit::detail::validate_attention(params, attnkit::detail::CallKind::kForward, &problem);
-  if (!s) return s;
-  if (!problem.paged && problem.max_sq > attnkit::detail::kDecodeMaxQueryRows) {
-    return attnkit::Status(attnkit::StatusCode::kNotSupported, "the dispatcher sends this call to the prefill kernel");
-  }
-  attnkit::detail::KernelChoice choice;
-  s = attnkit::cuda_backend::select_decode_kernel(problem, params, &choice);
-  if (!s) return s;
-  if (force_splits > 0) choice.num_splits = force_splits;
-  if (run != nullptr) {
-    run->kernel = choice.kernel;
-    run->num_splits = choice.num_splits;
-  }
-  return attnkit::cuda_backend::run_decode(problem, params, choice);
-}
-
-}  // namespace attnkit_emu
 
 #undef cuda_backend

@@ -15,13 +15,11 @@ struct DecodeRun {
   int num_splits = 0;  // key splits that ran (> 1: the merge kernel ran too)
 };
 
-/// \brief Validates `params` (host tensors) as attnkit::forward would, then plans it with
-/// the real select_decode_kernel (device queries answered by an emulated H100, see
-/// emu_cuda_api.hpp) and runs cuda_backend::run_decode, unchanged, with every CTA of the
-/// split and merge kernels emulated. `force_splits` > 0 overrides the planned split count,
-/// as an explain()-reported choice would. Calls the dispatcher would not send to the
-/// decode kernel (unpaged with Sq > 16) are kNotSupported; a violated CUDA rule comes back
-/// as kInternal with the emulator's message.
+/// \brief Runs `params` (host tensors) through the same dispatch as emulated_forward, and
+/// requires the decode kernel to be chosen (kNotSupported naming the chosen kernel
+/// otherwise). Device queries are answered by an emulated H100 (emu_cuda_api.hpp), so the
+/// split count is what an H100 would get; `force_splits` > 0 overrides it, as an
+/// explain()-reported choice would.
 attnkit::Status emulated_decode(const attnkit::AttentionParams& params, DecodeRun* run = nullptr, int force_splits = 0);
 
 }  // namespace attnkit_emu

@@ -1,5 +1,5 @@
 // Compiles cuda/attention/fwd_kernel.cuh and cuda/attention/launch.cu with the host
-// compiler. The PTX wrappers come from shadow/cuda/core (first on the include path); the
+// compiler (emulated_dispatch.cpp routes calls to them as the library's dispatcher does). The PTX wrappers come from shadow/cuda/core (first on the include path); the
 // CUDA built-ins from emu_runtime.hpp; the device queries of select_kernel from
 // emu_cuda_api.hpp; launch_fwd, which holds the <<<>>> launch, is defined here on top of
 // attnkit_emu::run_grid. Nothing under cuda/ is edited.
@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/kernel_choice.hpp"
+#include "common/problem.hpp"
 #include "emu_runtime.hpp"
-#include "host/dispatch.hpp"
-#include "host/problem.hpp"
 #include "host/validate.hpp"
 
 // The device-only spellings the host headers of CUDA leave undefined for g++.
@@ -60,16 +60,6 @@ int fwd_smem_bytes() {
 }  // namespace attnkit::cuda_backend
 
 namespace attnkit_emu {
-
-attnkit::Status emulated_forward(const attnkit::AttentionParams& params) {
-  attnkit::detail::Problem problem;
-  attnkit::Status s = attnkit::detail::validate_attention(params, attnkit::detail::CallKind::kForward, &problem);
-  if (!s) return s;
-  attnkit::detail::KernelChoice choice;
-  choice.backend = attnkit::detail::Backend::kCuda;
-  choice.family = attnkit::detail::KernelFamily::kPrefill;
-  return attnkit::cuda_backend::run_forward(problem, params, choice);
-}
 
 attnkit::Status emulated_forward_float32(const attnkit::AttentionParams& params, float* o) {
   namespace backend = attnkit::cuda_backend;

@@ -8,13 +8,16 @@
 
 namespace attnkit_emu {
 
-/// \brief Validates `params` (host tensors) as attnkit::forward would, then runs it through
-/// the prefill launcher cuda_backend::run_forward and fwd_kernel, unchanged, with every CTA
-/// emulated. The public dispatcher is bypassed on purpose: it may route small Sq to the
-/// decode kernel, which is not emulated. The status is the launcher's; a violated CUDA
-/// rule (shared memory out of range, cp.async never waited for, deadlock) comes back as
+/// \brief Runs `params` (host tensors) as attnkit::forward runs a device call: validation,
+/// then the dispatcher's rule (host/dispatch_rule.hpp) over the emulated launchers -- the
+/// prefill kernel, or the decode kernel for few query rows -- with every CTA emulated.
+/// A call the dispatcher refuses is refused with its status; a violated CUDA rule (shared
+/// memory out of range or raced, cp.async never waited for, deadlock) comes back as
 /// kInternal with the emulator's message.
 attnkit::Status emulated_forward(const attnkit::AttentionParams& params);
+
+/// \brief emulated_forward, also naming the kernel the dispatcher chose.
+attnkit::Status emulated_forward_via(const attnkit::AttentionParams& params, std::string* kernel);
 
 /// \brief The internal float32-output mode of the same kernel (what act_forward runs):
 /// validates `params`, picks the prefill kernel with cuda_backend::select_kernel (device

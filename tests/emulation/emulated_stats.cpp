@@ -12,7 +12,7 @@
 
 #include "emu_runtime.hpp"
 #include "emulated_forward.hpp"
-#include "host/problem.hpp"
+#include "common/problem.hpp"
 #include "host/validate.hpp"
 
 // The device-only spellings the host headers of CUDA leave undefined for g++.

@@ -242,6 +242,19 @@ std::vector<EmuCase> curated_cases() {
     c.causal = true;
     v.push_back(at(c, 256, kFp16));
   }
+  {
+    // d256 walks 32-key tiles (kernel_traits.cuh): a 64-key mask block is two of them,
+    // and the window / sink-token gap is skipped at 32-key granularity.
+    GpuCase c = small("block_mask_64x64_window_sinks", 150, 230);
+    c.hq = c.hkv = 1;
+    c.mask_block_q = 64;
+    c.mask_block_k = 64;
+    c.mask_density = 0.6;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 3;
+    v.push_back(at(c, 256, kBf16));
+  }
   return v;
 }
 
@@ -308,6 +321,48 @@ std::vector<EmuCase> float32_output_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulationFloat32Output, ::testing::ValuesIn(float32_output_cases()),
                          [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
+
+// ---- the dispatcher's path ------------------------------------------------------------
+// emulated_forward validates and dispatches as attnkit::forward does on a device call, so
+// what the library refuses is refused here (it once ran such calls and returned garbage).
+
+TEST(KernelEmulationDispatch, RefusesDvOtherThanD) {
+  Rng rng(3);
+  HostTensor q = make_normal(DType::kBFloat16, {1, 20, 2, 64}, rng), k = make_normal(DType::kBFloat16, {1, 30, 2, 64}, rng);
+  HostTensor v = make_normal(DType::kBFloat16, {1, 30, 2, 128}, rng);
+  HostTensor o(DType::kBFloat16, {1, 20, 2, 128});
+  attnkit::AttentionParams p;
+  p.q = q.view;
+  p.k = k.view;
+  p.v = v.view;
+  p.o = o.view;
+  ASSERT_TRUE(attnkit::forward(p).is_ok()) << "the CPU backend takes Dv != D";
+  const attnkit::Status s = attnkit_emu::emulated_forward(p);
+  EXPECT_EQ(s.code(), attnkit::StatusCode::kNotSupported) << s.message();
+  EXPECT_NE(s.message().find("Dv"), std::string::npos) << s.message();
+}
+
+TEST(KernelEmulationDispatch, RefusesMaskBlocksTheTilesCannotWalk) {
+  GpuCase c = small("mask_32x32", 100, 100);
+  c.mask_block_q = c.mask_block_k = 32;
+  BuiltCall host;
+  build_call(c, 64, DType::kBFloat16, /*seed=*/5, &host);
+  const attnkit::Status s = attnkit_emu::emulated_forward(host.params);
+  EXPECT_EQ(s.code(), attnkit::StatusCode::kNotSupported) << s.message();
+  EXPECT_NE(s.message().find("block_mask"), std::string::npos) << s.message();
+}
+
+TEST(KernelEmulationDispatch, FewQueryRowsGoToTheDecodeKernel) {
+  for (const int64_t sq : {4, 16, 17}) {
+    BuiltCall host;
+    build_call(small("routing", sq, 150), 64, DType::kFloat16, /*seed=*/6, &host);
+    std::string kernel;
+    const Outcome r = run_against_reference(
+        host, [&kernel](const attnkit::AttentionParams& p) { return attnkit_emu::emulated_forward_via(p, &kernel); });
+    expect_within(r, tolerance_for(DType::kFloat16));
+    EXPECT_EQ(kernel.rfind(sq <= 16 ? "decode_sm80" : "fwd_sm80", 0), 0u) << "Sq " << sq << ": " << kernel;
+  }
+}
 
 // ---- self-check: a wrong emulation must fail ----------------------------------------
 // Each test breaks the emulator on purpose (attnkit_emu::Fault) and expects the kernel's

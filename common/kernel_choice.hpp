@@ -1,0 +1,53 @@
+// What runs a validated call: the one description select_kernel writes and the launchers
+// execute (instance, tile row, grid, split count, the device it was planned for), so a
+// launcher never plans or queries the device again. Shared by host/ (the dispatcher,
+// explain) and cuda/ (the launchers); neither side includes the other's headers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "attnkit/tensor.hpp"
+
+namespace attnkit::detail {
+
+enum class Backend : int { kCpu = 0, kCuda = 1 };
+
+/// Which kernel family runs a CUDA call: the prefill kernel (tiles of query rows) or the
+/// split-KV decode kernel (few query rows per sequence, contiguous or paged KV).
+enum class KernelFamily : int { kReference = 0, kPrefill = 1, kDecode = 2 };
+
+/// Calls with at most this many query rows per sequence go to the decode kernel (SPEC 9).
+inline constexpr int64_t kDecodeMaxQueryRows = 16;
+
+/// The properties of the device a choice was planned for (cached per device by the backend).
+struct DeviceInfo {
+  int ordinal = -1;
+  int major = 0;
+  int minor = 0;
+  int sms = 0;
+  int smem_optin = 0;   // opt-in dynamic shared memory per block, bytes
+  int smem_per_sm = 0;  // shared memory per SM, bytes
+};
+
+/// What will run for a validated call, and why.
+struct KernelChoice {
+  Backend backend = Backend::kCpu;
+  KernelFamily family = KernelFamily::kReference;
+  std::string kernel;  // e.g. "cpu_reference", "fwd_sm80<bf16,d128>"
+  // The instance (template arguments) the launcher runs.
+  int head_dim = 0;
+  DType dtype = DType::kFloat32;
+  // Its tile row and launch shape.
+  int tile_q = 0;      // rows of Q per CTA (0 on the CPU)
+  int tile_k = 0;      // keys per main-loop step
+  int num_warps = 0;
+  int smem_bytes = 0;  // dynamic shared memory per CTA
+  int64_t grid_m = 0;  // prefill: CTAs along the query rows
+  int64_t row_chunks = 0;  // decode: CTAs along the packed (query row, head) rows of a kv head
+  int num_splits = 0;  // decode: key splits per sequence (0 elsewhere)
+  DeviceInfo device;
+  std::string why;  // one sentence for explain()
+};
+
+}  // namespace attnkit::detail
