@@ -4,10 +4,12 @@
 // explain) and cuda/ (the launchers); neither side includes the other's headers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "attnkit/tensor.hpp"
+#include "common/problem.hpp"
 
 namespace attnkit::detail {
 
@@ -45,9 +47,19 @@ struct KernelChoice {
   int smem_bytes = 0;  // dynamic shared memory per CTA
   int64_t grid_m = 0;  // prefill: CTAs along the query rows
   int64_t row_chunks = 0;  // decode: CTAs along the packed (query row, head) rows of a kv head
+  int cta_rows = 0;        // decode: packed (query row, head) rows one CTA holds at most
   int num_splits = 0;  // decode: key splits per sequence (0 elsewhere)
   DeviceInfo device;
   std::string why;  // one sentence for explain()
 };
+
+/// \brief Device workspace `choice` needs for `problem`, in bytes (16-byte aligned base): the
+/// decode kernel's split-KV partials when it splits keys, float32 o [splits, B, max_sq, Hq,
+/// Dv] then (m, l) pairs [splits, B, max_sq, Hq, 2]; 0 otherwise.
+inline size_t workspace_bytes(const Problem& problem, const KernelChoice& choice) {
+  if (choice.family != KernelFamily::kDecode || choice.num_splits <= 1) return 0;
+  const int64_t slots = static_cast<int64_t>(choice.num_splits) * problem.batch * problem.max_sq * problem.hq;
+  return static_cast<size_t>(slots) * static_cast<size_t>(problem.dv + 2) * sizeof(float);
+}
 
 }  // namespace attnkit::detail

@@ -3,7 +3,12 @@
 #include <new>
 
 #include "attnkit/attention.hpp"
+#include <atomic>
+#include <cstdint>
+#include <string>
+
 #include "host/dispatch.hpp"
+#include "host/plan_rule.hpp"
 #include "host/validate.hpp"
 
 namespace attnkit {
@@ -23,7 +28,7 @@ Status forward(const AttentionParams& params) {
     detail::KernelChoice choice;
     if (Status s = prepare(params, &pr, &choice); !s) return s;
     if (pr.batch == 0 || pr.max_sq == 0) return Status::ok();  // nothing to write
-    return detail::run_kernel(pr, params, choice);
+    return detail::run_kernel_with_own_workspace(pr, params, choice);
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kInternal, "forward: out of host memory");
   } catch (...) {
@@ -54,6 +59,79 @@ Status explain(const AttentionParams& params, std::string* description) {
     return Status::ok();
   } catch (...) {
     return Status(StatusCode::kInternal, "explain: unexpected exception");
+  }
+}
+
+// ---- plan / run ------------------------------------------------------------
+
+struct AttentionPlan::Impl {
+  detail::PlanShape shape;
+  detail::KernelChoice choice;
+  size_t workspace = 0;
+  std::string description;
+};
+
+/// Shared ownership of an immutable Impl (a plan is copied into every serving thread).
+struct AttentionPlan::Holder {
+  Impl impl;
+  std::atomic<int> refs{1};
+};
+
+AttentionPlan::AttentionPlan() : holder_(nullptr) {}
+AttentionPlan::~AttentionPlan() {
+  if (holder_ != nullptr && holder_->refs.fetch_sub(1) == 1) delete holder_;
+}
+AttentionPlan::AttentionPlan(const AttentionPlan& o) : holder_(o.holder_) {
+  if (holder_ != nullptr) holder_->refs.fetch_add(1);
+}
+AttentionPlan& AttentionPlan::operator=(const AttentionPlan& o) {
+  if (this != &o) {
+    AttentionPlan copy(o);
+    std::swap(holder_, copy.holder_);
+  }
+  return *this;
+}
+bool AttentionPlan::valid() const { return holder_ != nullptr; }
+size_t AttentionPlan::workspace_bytes() const { return holder_ != nullptr ? holder_->impl.workspace : 0; }
+const std::string& AttentionPlan::description() const {
+  static const std::string kEmpty = "empty plan";
+  return holder_ != nullptr ? holder_->impl.description : kEmpty;
+}
+const AttentionPlan::Impl* AttentionPlan::impl() const { return holder_ != nullptr ? &holder_->impl : nullptr; }
+
+Status plan(const AttentionParams& params, AttentionPlan* out) {
+  if (out == nullptr) return Status(StatusCode::kInvalidArgument, "out: expected a non-null AttentionPlan pointer");
+  try {
+    detail::Problem pr;
+    detail::KernelChoice choice;
+    if (Status s = prepare(params, &pr, &choice); !s) return s;
+    AttentionPlan made;
+    made.holder_ = new AttentionPlan::Holder();
+    made.holder_->impl.shape = detail::plan_shape(pr, params);
+    made.holder_->impl.choice = choice;
+    made.holder_->impl.workspace = detail::workspace_bytes(pr, choice);
+    made.holder_->impl.description = detail::describe(pr, choice);
+    *out = made;
+    return Status::ok();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kInternal, "plan: out of host memory");
+  } catch (...) {
+    return Status(StatusCode::kInternal, "plan: unexpected exception");
+  }
+}
+
+Status run(const AttentionPlan& plan, const AttentionParams& params, void* workspace, size_t workspace_bytes) {
+  const AttentionPlan::Impl* impl = plan.impl();
+  if (impl == nullptr) return Status(StatusCode::kInvalidArgument, "plan: expected a plan made by attnkit::plan (it is empty)");
+  try {
+    detail::Problem pr;
+    if (Status s = detail::validate_attention(params, detail::CallKind::kForward, &pr); !s) return s;
+    return detail::run_planned(impl->shape, impl->choice, impl->workspace, pr, params, workspace, workspace_bytes,
+                               detail::run_kernel);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kInternal, "run: out of host memory");
+  } catch (...) {
+    return Status(StatusCode::kInternal, "run: unexpected exception");
   }
 }
 

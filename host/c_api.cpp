@@ -183,6 +183,43 @@ attnkit_status attnkit_explain(const attnkit_attention_params* params, char* buf
   });
 }
 
+// ---- plan / run ------------------------------------------------------------------
+
+}  // extern "C"
+
+struct attnkit_plan {
+  attnkit::AttentionPlan plan;
+};
+
+extern "C" {
+
+attnkit_status attnkit_plan_create(const attnkit_attention_params* params, attnkit_plan** plan) {
+  if (plan) *plan = nullptr;
+  return guarded([&] {
+    if (plan == nullptr) return invalid("plan: expected a non-null attnkit_plan** to receive the plan");
+    AttentionParams p;
+    if (Status s = to_cpp(params, &p); !s) return s;
+    attnkit::AttentionPlan made;
+    if (Status s = attnkit::plan(p, &made); !s) return s;
+    *plan = new attnkit_plan{made};
+    return Status::ok();
+  });
+}
+
+size_t attnkit_plan_workspace_bytes(const attnkit_plan* plan) { return plan ? plan->plan.workspace_bytes() : 0; }
+
+attnkit_status attnkit_run(const attnkit_plan* plan, const attnkit_attention_params* params, void* workspace,
+                           size_t workspace_bytes) {
+  return guarded([&] {
+    if (plan == nullptr) return invalid("plan: expected a plan made by attnkit_plan_create");
+    AttentionParams p;
+    if (Status s = to_cpp(params, &p); !s) return s;
+    return attnkit::run(plan->plan, p, workspace, workspace_bytes);
+  });
+}
+
+void attnkit_plan_destroy(attnkit_plan* plan) { delete plan; }
+
 // ---- statistics and ACT -------------------------------------------------------
 
 attnkit_status attnkit_attention_stats(const attnkit_attention_params* params, const attnkit_stats_outputs* outputs) {

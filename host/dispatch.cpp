@@ -23,8 +23,8 @@ struct CudaBackend {
   static Status select_prefill_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* c) {
     return cuda_backend::select_kernel(pr, p, c);
   }
-  static Status run_decode(const Problem& pr, const AttentionParams& p, const KernelChoice& c) {
-    return cuda_backend::run_decode(pr, p, c);
+  static Status run_decode(const Problem& pr, const AttentionParams& p, const KernelChoice& c, void* workspace) {
+    return cuda_backend::run_decode(pr, p, c, workspace);
   }
   static Status run_forward(const Problem& pr, const AttentionParams& p, const KernelChoice& c) {
     return cuda_backend::run_forward(pr, p, c);
@@ -52,12 +52,27 @@ Status select_kernel(const Problem& pr, const AttentionParams& p, KernelChoice* 
 #endif
 }
 
-Status run_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
+Status run_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice, void* workspace) {
   if (choice.backend == Backend::kCpu) return reference::forward(pr, p);
 #ifdef ATTNKIT_WITH_CUDA
-  return run_cuda_kernel<CudaBackend>(pr, p, choice);
+  return run_cuda_kernel<CudaBackend>(pr, p, choice, workspace);
 #else
+  (void)workspace;
   return Status(StatusCode::kInternal, "a CUDA kernel was chosen in a build without CUDA");
+#endif
+}
+
+Status run_kernel_with_own_workspace(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
+  const size_t bytes = workspace_bytes(pr, choice);
+  if (bytes == 0) return run_kernel(pr, p, choice, nullptr);
+#ifdef ATTNKIT_WITH_CUDA
+  void* workspace = nullptr;
+  if (Status s = cuda_backend::allocate_workspace(bytes, p.stream, &workspace); !s) return s;
+  const Status status = run_kernel(pr, p, choice, workspace);
+  const Status freed = cuda_backend::free_workspace(workspace, p.stream);
+  return status.is_ok() ? freed : status;
+#else
+  return Status(StatusCode::kInternal, "a CUDA workspace was asked for in a build without CUDA");
 #endif
 }
 

@@ -23,10 +23,11 @@ Status select_cuda_kernel(const Problem& pr, const AttentionParams& p, KernelCho
   return Cuda::select_prefill_kernel(pr, p, choice);
 }
 
-/// \brief Runs a choice of select_cuda_kernel on its family's launcher.
+/// \brief Runs a choice of select_cuda_kernel on its family's launcher; `workspace` holds
+/// workspace_bytes(pr, choice) bytes (null when that is 0).
 template <class Cuda>
-Status run_cuda_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice) {
-  if (choice.family == KernelFamily::kDecode) return Cuda::run_decode(pr, p, choice);
+Status run_cuda_kernel(const Problem& pr, const AttentionParams& p, const KernelChoice& choice, void* workspace) {
+  if (choice.family == KernelFamily::kDecode) return Cuda::run_decode(pr, p, choice, workspace);
   return Cuda::run_forward(pr, p, choice);
 }
 

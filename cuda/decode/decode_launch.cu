@@ -144,6 +144,7 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
   choice->num_warps = 4;
   choice->smem_bytes = plan.smem;
   choice->row_chunks = plan.row_chunks;
+  choice->cta_rows = plan.rows_per_cta;
   choice->num_splits = plan.num_splits;
   choice->device = plan.device;
   choice->why = "split-KV decode kernel (flash-decoding, mma.sync, sm_80 family) on " + sm_name(plan.device) + " with " +
@@ -159,7 +160,8 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
   return Status::ok();
 }
 
-Status run_decode(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice) {
+Status run_decode(const detail::Problem& problem, const AttentionParams& params, const detail::KernelChoice& choice,
+                  void* workspace) {
   if (choice.backend != detail::Backend::kCuda || choice.family != detail::KernelFamily::kDecode ||
       choice.head_dim != problem.d || choice.dtype != problem.dtype || choice.row_chunks < 1) {
     return Status(StatusCode::kInternal, "cuda_backend::run_decode called with a choice other than the decode kernel for this call");
@@ -172,30 +174,32 @@ Status run_decode(const detail::Problem& problem, const AttentionParams& params,
     return not_supported("batch x Hkv x row chunks x splits: the CUDA decode grid holds at most 2^31 - 1 CTAs");
   }
   DecodeParams p = build_params(problem, params, plan);
-  const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
-
-  // Workspace (splits > 1): float32 o [splits, B, max_sq, Hq, D], then (m, l) pairs.
-  void* workspace = nullptr;
-  if (p.num_splits > 1) {
+  if (p.num_splits > 1) {  // the caller's workspace (detail::workspace_bytes): o partials, then (m, l)
+    if (workspace == nullptr) return Status(StatusCode::kInternal, "run_decode: split-KV without a workspace");
     const int64_t slots = static_cast<int64_t>(p.num_splits) * problem.batch * problem.max_sq * problem.hq;
-    const size_t bytes = static_cast<size_t>(slots) * static_cast<size_t>(problem.d + 2) * sizeof(float);
-    const cudaError_t err = cudaMallocAsync(&workspace, bytes, stream);
-    if (err != cudaSuccess) {
-      return cuda_error("cudaMallocAsync of the " + std::to_string(bytes) + "-byte split-KV workspace failed", err);
-    }
     p.maybe_partial_o = static_cast<float*>(workspace);
     p.maybe_partial_ml = p.maybe_partial_o + slots * problem.d;
   }
-  Status status = switch_dtype(choice.dtype, "CUDA decode kernel", [&](auto is_bf16) {
+  const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
+  return switch_dtype(choice.dtype, "CUDA decode kernel", [&](auto is_bf16) {
     return switch_head_dim(choice.head_dim, "CUDA decode kernel", [&](auto head_dim) {
       return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value>(p, stream);
     });
   });
-  if (workspace != nullptr) {
-    const cudaError_t err = cudaFreeAsync(workspace, stream);
-    if (err != cudaSuccess && status.is_ok()) return cuda_error("cudaFreeAsync of the split-KV workspace failed", err);
-  }
-  return status;
+}
+
+Status allocate_workspace(size_t bytes, void* stream, void** workspace) {
+  *workspace = nullptr;
+  if (bytes == 0) return Status::ok();
+  const cudaError_t err = cudaMallocAsync(workspace, bytes, static_cast<cudaStream_t>(stream));
+  if (err != cudaSuccess) return cuda_error("cudaMallocAsync of a " + std::to_string(bytes) + "-byte workspace failed", err);
+  return Status::ok();
+}
+
+Status free_workspace(void* workspace, void* stream) {
+  if (workspace == nullptr) return Status::ok();
+  const cudaError_t err = cudaFreeAsync(workspace, static_cast<cudaStream_t>(stream));
+  return err == cudaSuccess ? Status::ok() : cuda_error("cudaFreeAsync of a workspace failed", err);
 }
 
 }  // namespace attnkit::cuda_backend

@@ -2,6 +2,8 @@
 // sequence against a long contiguous or paged KV cache. host/dispatch.cpp is the caller.
 #pragma once
 
+#include <cstddef>
+
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
 #include "common/kernel_choice.hpp"
@@ -15,8 +17,15 @@ namespace attnkit::cuda_backend {
 Status select_decode_kernel(const detail::Problem& problem, const AttentionParams& params,
                             detail::KernelChoice* choice);
 
-/// \brief Launches the split-KV kernel and the LSE merge on params.stream.
+/// \brief Launches the split-KV kernel and the LSE merge on params.stream. With splits, the
+/// partials go to `workspace` (detail::workspace_bytes(problem, choice) bytes, 16-byte
+/// aligned, the caller's); nothing is allocated, nothing synchronises.
 Status run_decode(const detail::Problem& problem, const AttentionParams& params,
-                  const detail::KernelChoice& choice);
+                  const detail::KernelChoice& choice, void* workspace);
+
+/// \brief Stream-ordered device workspace for forward()'s one-shot path (plan / run callers
+/// bring their own).
+Status allocate_workspace(size_t bytes, void* stream, void** workspace);
+Status free_workspace(void* workspace, void* stream);
 
 }  // namespace attnkit::cuda_backend

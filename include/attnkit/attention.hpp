@@ -2,6 +2,7 @@
 // returns a Status; on error nothing is written to any output.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +27,53 @@ bool is_supported(const AttentionParams& params, std::string* why = nullptr);
 /// \brief Describes in words what `forward(params)` would run: backend, kernel, tile
 /// and why. Returns the validation error instead when the call is invalid.
 Status explain(const AttentionParams& params, std::string* description);
+
+// ---------------------------------------------------------------------------
+// Plan / run with a caller workspace (serving loops, CUDA graph capture)
+// ---------------------------------------------------------------------------
+
+/// \brief Everything decided for a family of calls: backend, kernel, tile row, split count
+/// and device, plus the workspace those calls need. Made by `plan`, executed by `run`;
+/// cheap to copy (shared, immutable). A default-constructed plan is empty.
+class AttentionPlan {
+ public:
+  AttentionPlan();
+  ~AttentionPlan();
+  AttentionPlan(const AttentionPlan&);
+  AttentionPlan& operator=(const AttentionPlan&);
+
+  /// \brief False for an empty plan (default-constructed, or `plan` failed).
+  bool valid() const;
+  /// \brief Device workspace bytes `run` needs for the largest call of the plan (0: none;
+  /// pass a 16-byte aligned buffer of at least this size otherwise).
+  size_t workspace_bytes() const;
+  /// \brief What `run` launches, in explain()'s words.
+  const std::string& description() const;
+
+  struct Impl;  ///< internal
+
+ private:
+  const Impl* impl() const;
+  friend Status plan(const AttentionParams&, AttentionPlan*);
+  friend Status run(const AttentionPlan&, const AttentionParams&, void*, size_t);
+  struct Holder;
+  Holder* holder_;
+};
+
+/// \brief Validates `params` (a call of the largest shape the plan will serve: batch, max Sq,
+/// max Sk) and decides everything for it, querying the device once. The plan serves any
+/// later call with the same dtype, head dims, head counts, layout (varlen / paged, page
+/// size, block-mask block sizes) and no larger batch, max Sq or max Sk; options such as
+/// causal, windows, sinks, bias, masks' contents and output transforms may change.
+Status plan(const AttentionParams& params, AttentionPlan* out);
+
+/// \brief Runs `params` with `plan`: validates, checks the call fits the plan (a call it
+/// does not fit is refused, naming the dimension), checks the workspace (`workspace_bytes`
+/// the call needs, 16-byte aligned), then launches on params.stream. Allocates no memory,
+/// queries no device, reads no device memory and never synchronises: safe inside CUDA graph
+/// capture. The workspace must not be used by another call until this one has finished on
+/// the stream.
+Status run(const AttentionPlan& plan, const AttentionParams& params, void* workspace, size_t workspace_bytes);
 
 // ---------------------------------------------------------------------------
 // Attention statistics (SPEC 7)

@@ -277,6 +277,29 @@ attnkit_status attnkit_explain(const attnkit_attention_params* params, char* buf
                                size_t* length);
 
 /* ------------------------------------------------------------------------- */
+/* Plan / run with a caller workspace (serving loops, CUDA graph capture)      */
+/* ------------------------------------------------------------------------- */
+
+/** Opaque: everything decided for a family of calls (see attnkit::AttentionPlan). */
+typedef struct attnkit_plan attnkit_plan;
+
+/** \brief Validates `params` (a call of the largest shape the plan will serve) and makes a
+ * plan in `*plan` (NULL on error). Free it with attnkit_plan_destroy. */
+attnkit_status attnkit_plan_create(const attnkit_attention_params* params, attnkit_plan** plan);
+
+/** \brief Device workspace bytes attnkit_run needs for the plan's largest call (0: none). */
+size_t attnkit_plan_workspace_bytes(const attnkit_plan* plan);
+
+/** \brief Runs `params` with `plan` and the caller's `workspace` (16-byte aligned, at least
+ * the bytes the call needs; may be NULL when that is 0). Allocates nothing and never
+ * synchronises: safe inside CUDA graph capture. A call the plan does not fit is refused. */
+attnkit_status attnkit_run(const attnkit_plan* plan, const attnkit_attention_params* params, void* workspace,
+                           size_t workspace_bytes);
+
+/** \brief Frees a plan (NULL is a no-op). */
+void attnkit_plan_destroy(attnkit_plan* plan);
+
+/* ------------------------------------------------------------------------- */
 /* Attention statistics and ACT (SPEC 7)                                      */
 /* ------------------------------------------------------------------------- */
 

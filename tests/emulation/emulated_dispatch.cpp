@@ -7,7 +7,11 @@
 
 #include "common/kernel_choice.hpp"
 #include "common/problem.hpp"
+#include <limits>
+#include <vector>
+
 #include "host/dispatch_rule.hpp"
+#include "host/plan_rule.hpp"
 #include "host/validate.hpp"
 
 // The emulated launchers live in namespace cuda_backend_emu (emulated_forward.cpp,
@@ -33,8 +37,9 @@ struct EmulatedCuda {
   static Status select_prefill_kernel(const detail::Problem& pr, const AttentionParams& p, detail::KernelChoice* c) {
     return emu::select_kernel(pr, p, c);
   }
-  static Status run_decode(const detail::Problem& pr, const AttentionParams& p, const detail::KernelChoice& c) {
-    return emu::run_decode(pr, p, c);
+  static Status run_decode(const detail::Problem& pr, const AttentionParams& p, const detail::KernelChoice& c,
+                           void* workspace) {
+    return emu::run_decode(pr, p, c, workspace);
   }
   static Status run_forward(const detail::Problem& pr, const AttentionParams& p, const detail::KernelChoice& c) {
     return emu::run_forward(pr, p, c);
@@ -47,6 +52,15 @@ Status choose(const AttentionParams& params, detail::Problem* problem, detail::K
   return detail::select_cuda_kernel<EmulatedCuda>(*problem, params, choice);
 }
 
+/// \brief Runs a choice with a workspace of its own: NaN-filled host memory, so a merge that
+/// reads a slot no split wrote fails the comparison.
+Status run_with_workspace(const detail::Problem& problem, const AttentionParams& params,
+                          const detail::KernelChoice& choice) {
+  const size_t bytes = detail::workspace_bytes(problem, choice);
+  std::vector<float> workspace((bytes + sizeof(float) - 1) / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+  return detail::run_cuda_kernel<EmulatedCuda>(problem, params, choice, bytes > 0 ? workspace.data() : nullptr);
+}
+
 }  // namespace
 
 Status emulated_forward(const AttentionParams& params) { return emulated_forward_via(params, nullptr); }
@@ -56,7 +70,7 @@ Status emulated_forward_via(const AttentionParams& params, std::string* kernel) 
   detail::KernelChoice choice;
   if (Status s = choose(params, &problem, &choice); !s) return s;
   if (kernel != nullptr) *kernel = choice.kernel;
-  return detail::run_cuda_kernel<EmulatedCuda>(problem, params, choice);
+  return run_with_workspace(problem, params, choice);
 }
 
 Status emulated_decode(const AttentionParams& params, DecodeRun* run, int force_splits) {
@@ -71,7 +85,25 @@ Status emulated_decode(const AttentionParams& params, DecodeRun* run, int force_
     run->kernel = choice.kernel;
     run->num_splits = choice.num_splits;
   }
-  return detail::run_cuda_kernel<EmulatedCuda>(problem, params, choice);
+  return run_with_workspace(problem, params, choice);
+}
+
+Status emulated_plan(const AttentionParams& params, EmulatedPlan* plan) {
+  detail::Problem problem;
+  detail::KernelChoice choice;
+  if (Status s = choose(params, &problem, &choice); !s) return s;
+  plan->shape = detail::plan_shape(problem, params);
+  plan->choice = choice;
+  plan->workspace_bytes = detail::workspace_bytes(problem, choice);
+  return Status::ok();
+}
+
+Status emulated_run(const EmulatedPlan& plan, const AttentionParams& params, void* workspace, size_t workspace_bytes) {
+  // The steps of attnkit::run (host/api.cpp), over the emulated launchers.
+  detail::Problem problem;
+  if (Status s = detail::validate_attention(params, detail::CallKind::kForward, &problem); !s) return s;
+  return detail::run_planned(plan.shape, plan.choice, plan.workspace_bytes, problem, params, workspace, workspace_bytes,
+                             detail::run_cuda_kernel<EmulatedCuda>);
 }
 
 }  // namespace attnkit_emu

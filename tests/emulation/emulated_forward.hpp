@@ -5,6 +5,7 @@
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
+#include "host/plan_rule.hpp"
 
 namespace attnkit_emu {
 
@@ -18,6 +19,21 @@ attnkit::Status emulated_forward(const attnkit::AttentionParams& params);
 
 /// \brief emulated_forward, also naming the kernel the dispatcher chose.
 attnkit::Status emulated_forward_via(const attnkit::AttentionParams& params, std::string* kernel);
+
+/// A plan made over the emulated launchers (attnkit::plan's steps; see emulated_run).
+struct EmulatedPlan {
+  attnkit::detail::PlanShape shape;
+  attnkit::detail::KernelChoice choice;
+  size_t workspace_bytes = 0;
+};
+
+/// \brief attnkit::plan over the emulated backend (an emulated H100 answers the device queries).
+attnkit::Status emulated_plan(const attnkit::AttentionParams& params, EmulatedPlan* plan);
+
+/// \brief attnkit::run's steps (validate, fit the plan, check the workspace, launch) over the
+/// emulated launchers; `workspace` is host memory here.
+attnkit::Status emulated_run(const EmulatedPlan& plan, const attnkit::AttentionParams& params, void* workspace,
+                             size_t workspace_bytes);
 
 /// \brief The internal float32-output mode of the same kernel (what act_forward runs):
 /// validates `params`, picks the prefill kernel with cuda_backend::select_kernel (device
