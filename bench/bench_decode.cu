@@ -29,6 +29,7 @@ constexpr int64_t kMaxCacheTokens = int64_t{1} << 21;  // batch * Sk cap: 8 GiB 
 struct Config {
   int64_t batch = 1, sk = 1024, page_size = 0;  // page_size 0: contiguous [B, Sk, Hkv, D]
   bool sinks = false, window = false, gate = false, all = false;
+  bool fp8 = false;  // K / V as an E4M3 cache with per-kv-head scales (half the bytes)
 };
 
 TensorView device_view(void* ptr, DType dtype, std::initializer_list<int64_t> shape) {
@@ -59,23 +60,28 @@ void run_decode(benchmark::State& state, const Config& c) {
   const int64_t cache_rows = paged ? c.batch * pages_per_seq * c.page_size : c.batch * c.sk;
   const int64_t kv_elems = cache_rows * kHkv * kD;
   const int64_t q_elems = c.batch * kHq * kD;
-  DeviceArray q(q_elems * 2), k(kv_elems * 2), v(kv_elems * 2), o(q_elems * 2), lse(c.batch * kHq * 4);
-  DeviceArray gate(q_elems * 2), aux(kHq * 4 * 3);
+  const int64_t kv_bytes = c.fp8 ? 1 : 2;  // bytes per K / V element
+  const DType kv_dtype = c.fp8 ? DType::kFloat8E4M3 : dtype;
+  DeviceArray q(q_elems * 2), k(kv_elems * kv_bytes), v(kv_elems * kv_bytes), o(q_elems * 2), lse(c.batch * kHq * 4);
+  DeviceArray gate(q_elems * 2), aux(kHq * 4 * 3 + kHkv * 4);
   DeviceArray table(std::max<int64_t>(1, c.batch * pages_per_seq) * 4), seqlens(c.batch * 4);
   if (!q.ok() || !k.ok() || !v.ok() || !o.ok() || !lse.ok() || !gate.ok() || !aux.ok() || !table.ok() || !seqlens.ok()) {
     state.SkipWithError("cudaMalloc failed (out of device memory?)");
     return;
   }
   fill_uniform_16bit(q.get(), q_elems, true, 1);
-  fill_uniform_16bit(k.get(), kv_elems, true, 2);
-  fill_uniform_16bit(v.get(), kv_elems, true, 3);
+  // FP8: the bf16 noise's bytes read as E4M3 values (NaN codes aside, any byte pattern is a
+  // finite E4M3 value; the timing does not depend on the values).
+  fill_uniform_16bit(k.get(), kv_elems * kv_bytes / 2, true, 2);
+  fill_uniform_16bit(v.get(), kv_elems * kv_bytes / 2, true, 3);
   fill_uniform_16bit(gate.get(), q_elems, true, 4);
-  std::vector<float> aux_host(kHq * 3);
+  std::vector<float> aux_host(kHq * 3 + kHkv);
   for (int64_t h = 0; h < kHq; ++h) {
     aux_host[h] = 0.5f + 0.1f * static_cast<float>(h % 5);              // sink logits
     aux_host[kHq + h] = -1.0f;                                          // log_gamma
     aux_host[2 * kHq + h] = 0.8f + 0.05f * static_cast<float>(h % 8);  // head scales
   }
+  for (int64_t h = 0; h < kHkv; ++h) aux_host[3 * kHq + h] = 0.01f;  // FP8 K / V scales
   cudaMemcpy(aux.get(), aux_host.data(), aux_host.size() * 4, cudaMemcpyHostToDevice);
 
   attnkit::AttentionParams p;
@@ -91,16 +97,20 @@ void run_decode(benchmark::State& state, const Config& c) {
     cudaMemcpy(table.get(), order.data(), order.size() * 4, cudaMemcpyHostToDevice);
     cudaMemcpy(seqlens.get(), lens.data(), lens.size() * 4, cudaMemcpyHostToDevice);
     const int64_t num_pages = c.batch * pages_per_seq;
-    p.k = device_view(k.get(), dtype, {num_pages, c.page_size, kHkv, kD});
-    p.v = device_view(v.get(), dtype, {num_pages, c.page_size, kHkv, kD});
+    p.k = device_view(k.get(), kv_dtype, {num_pages, c.page_size, kHkv, kD});
+    p.v = device_view(v.get(), kv_dtype, {num_pages, c.page_size, kHkv, kD});
     p.paged_kv.page_table = device_view(table.get(), DType::kInt32, {c.batch, pages_per_seq});
     p.paged_kv.seqlens_k = device_view(seqlens.get(), DType::kInt32, {c.batch});
     p.max_seqlen_k = c.sk;
   } else {
-    p.k = device_view(k.get(), dtype, {c.batch, c.sk, kHkv, kD});
-    p.v = device_view(v.get(), dtype, {c.batch, c.sk, kHkv, kD});
+    p.k = device_view(k.get(), kv_dtype, {c.batch, c.sk, kHkv, kD});
+    p.v = device_view(v.get(), kv_dtype, {c.batch, c.sk, kHkv, kD});
   }
   float* aux_ptr = static_cast<float*>(aux.get());
+  if (c.fp8) {
+    p.k_scale = device_view(aux_ptr + 3 * kHq, DType::kFloat32, {kHkv});
+    p.v_scale = p.k_scale;
+  }
   int64_t keys_read = c.sk;
   int64_t extra_bytes = 0;
   if (c.sinks || c.all) p.sink_logit = device_view(aux_ptr, DType::kFloat32, {kHq});
@@ -140,8 +150,10 @@ void run_decode(benchmark::State& state, const Config& c) {
     state.SetIterationTime(ms * 1e-3);
     seconds += ms * 1e-3;
   }
-  // Bytes that must move: the visible keys' K and V, plus Q read and O written.
-  const double bytes = static_cast<double>(c.batch * keys_read * kHkv * kD * 2 * 2 + 2 * q_elems * 2 + extra_bytes);
+  // Bytes that must move: the visible keys' K and V (1 byte per element in an FP8 cache),
+  // plus Q read and O written.
+  const double bytes =
+      static_cast<double>(c.batch * keys_read * kHkv * kD * kv_bytes * 2 + 2 * q_elems * 2 + extra_bytes);
   const double gbs = state.iterations() > 0 ? bytes * state.iterations() / seconds * 1e-9 : 0.0;
   const double copy = copy_bandwidth_gbs();
   state.counters["GB/s"] = gbs;
@@ -172,6 +184,8 @@ void register_all() {
         c.sk = sk;
         c.page_size = page_size;
         add("decode/" + layout_name(page_size) + "/b" + std::to_string(batch) + "/sk" + std::to_string(sk), c);
+        c.fp8 = true;
+        add("decode_fp8/" + layout_name(page_size) + "/b" + std::to_string(batch) + "/sk" + std::to_string(sk), c);
       }
     }
   }

@@ -20,7 +20,10 @@ enum class CallKind : int {
 struct Problem {
   CallKind kind = CallKind::kForward;
   DeviceKind device = DeviceKind::kHost;
-  DType dtype = DType::kFloat32;  // Q, K, V (and O)
+  DType dtype = DType::kFloat32;  // Q and O (and K, V unless they are an FP8 cache)
+  DType kv_dtype = DType::kFloat32;  // K and V: dtype, or kFloat8E4M3 / kFloat8E5M2
+  bool kv_fp8 = false;               // K / V are float8 with k_scale / v_scale
+  bool kv_scale_per_head = false;    // scales are [Hkv] (else [1])
 
   int64_t batch = 0;
   int64_t hq = 0;

@@ -3,19 +3,31 @@
 target_sources(attnkit PRIVATE
   cuda/attention/launch.cu
   cuda/attention/instances/fwd_d64_bf16.cu
+  cuda/attention/instances/fwd_d64_bf16_fp8kv.cu
   cuda/attention/instances/fwd_d64_fp16.cu
+  cuda/attention/instances/fwd_d64_fp16_fp8kv.cu
   cuda/attention/instances/fwd_d128_bf16.cu
+  cuda/attention/instances/fwd_d128_bf16_fp8kv.cu
   cuda/attention/instances/fwd_d128_fp16.cu
+  cuda/attention/instances/fwd_d128_fp16_fp8kv.cu
   cuda/attention/instances/fwd_d256_bf16.cu
+  cuda/attention/instances/fwd_d256_bf16_fp8kv.cu
   cuda/attention/instances/fwd_d256_fp16.cu
+  cuda/attention/instances/fwd_d256_fp16_fp8kv.cu
   cuda/block_mask/block_mask_ops.cu
   cuda/decode/decode_launch.cu
   cuda/decode/instances/decode_d64_bf16.cu
+  cuda/decode/instances/decode_d64_bf16_fp8kv.cu
   cuda/decode/instances/decode_d64_fp16.cu
+  cuda/decode/instances/decode_d64_fp16_fp8kv.cu
   cuda/decode/instances/decode_d128_bf16.cu
+  cuda/decode/instances/decode_d128_bf16_fp8kv.cu
   cuda/decode/instances/decode_d128_fp16.cu
+  cuda/decode/instances/decode_d128_fp16_fp8kv.cu
   cuda/decode/instances/decode_d256_bf16.cu
+  cuda/decode/instances/decode_d256_bf16_fp8kv.cu
   cuda/decode/instances/decode_d256_fp16.cu
+  cuda/decode/instances/decode_d256_fp16_fp8kv.cu
   cuda/stats/stats_pass.cu
   cuda/stats/stats_outputs.cu
   cuda/stats/act.cu
@@ -23,4 +35,6 @@ target_sources(attnkit PRIVATE
   cuda/planners/sparsed_plan.cu
   cuda/planners/rectified_plan.cu
   cuda/planners/planner_kernel_launch.cu
+  cuda/merge/merge_device.cu
+  cuda/merge/merge_launch.cu
 )

@@ -121,6 +121,7 @@ Status check_rectified_plan(const Problem& pr, const RectifiedPlan& plan, int64_
 Status sparsed_plan(const AttentionParams& params, const SparseDOptions& options, const BlockMask& out) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kPlanner, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "sparsed_plan"); !s) return s;
   if (Status s = check_sparsed_options(pr, options); !s) return s;
   if (Status s = check_plan_mask(pr, out, options.block_size, "out"); !s) return s;
   if (pr.device != DeviceKind::kHost) {
@@ -154,6 +155,7 @@ SparseDStep SparseDSchedule::step_kind(int step) const {
 Status rectified_plan(const AttentionParams& params, const RectifiedOptions& options, const RectifiedPlan& out) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kPlanner, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "rectified_plan"); !s) return s;
   if (Status s = check_rectified_call(pr, params, options); !s) return s;
   if (Status s = check_rectified_plan(pr, out, options.block_size, "out"); !s) return s;
   if (pr.device != DeviceKind::kHost) {
@@ -171,6 +173,7 @@ Status rectified_attention(const AttentionParams& params, const RectifiedOptions
                            const RectifiedPlan& workspace) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kForward, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "rectified_attention"); !s) return s;
   if (Status s = check_rectified_call(pr, params, options); !s) return s;
   if (Status s = check_rectified_plan(pr, workspace, options.block_size, "workspace"); !s) return s;
   if (pr.device != DeviceKind::kHost) {

@@ -127,6 +127,7 @@ Status check_sink_sets_input(const Problem& pr, const SinkSets& sets) {
 Status attention_stats(const AttentionParams& params, const StatsOutputs& out) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kStats, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "attention_stats"); !s) return s;
   if (Status s = check_stats_outputs(pr, out); !s) return s;
   if (pr.device != DeviceKind::kHost) {
 #ifdef ATTNKIT_WITH_CUDA
@@ -141,6 +142,7 @@ Status attention_stats(const AttentionParams& params, const StatsOutputs& out) {
 Status act_detect(const AttentionParams& params, const ActOptions& options, const SinkSets& out) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kStats, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "act_detect"); !s) return s;
   if (Status s = check_act_options(pr, options); !s) return s;
   if (Status s = check_sink_sets_output(pr, options, out, "out"); !s) return s;
   if (pr.device != DeviceKind::kHost) {
@@ -157,6 +159,7 @@ Status act_detect(const AttentionParams& params, const ActOptions& options, cons
 Status act_forward(const AttentionParams& params, const ActOptions& options, const SinkSets* detected) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kForward, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "act_forward"); !s) return s;
   if (Status s = check_act_options(pr, options); !s) return s;
   if (detected != nullptr) {
     if (Status s = check_sink_sets_output(pr, options, *detected, "detected"); !s) return s;
@@ -176,6 +179,7 @@ Status act_forward(const AttentionParams& params, const ActOptions& options, con
 Status act_forward_with_sets(const AttentionParams& params, const ActOptions& options, const SinkSets& sets) {
   Problem pr;
   if (Status s = detail::validate_attention(params, CallKind::kForward, &pr); !s) return s;
+  if (Status s = detail::refuse_fp8_kv_cache(pr, "act_forward_with_sets"); !s) return s;
   if (Status s = check_act_options(pr, options); !s) return s;
   if (Status s = check_sink_sets_input(pr, sets); !s) return s;
   if (pr.device != DeviceKind::kHost) {

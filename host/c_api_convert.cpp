@@ -17,6 +17,8 @@ static_assert(ATTNKIT_DTYPE_FLOAT16 == static_cast<int>(DType::kFloat16));
 static_assert(ATTNKIT_DTYPE_BFLOAT16 == static_cast<int>(DType::kBFloat16));
 static_assert(ATTNKIT_DTYPE_INT32 == static_cast<int>(DType::kInt32));
 static_assert(ATTNKIT_DTYPE_UINT8 == static_cast<int>(DType::kUInt8));
+static_assert(ATTNKIT_DTYPE_FLOAT8_E4M3 == static_cast<int>(DType::kFloat8E4M3));
+static_assert(ATTNKIT_DTYPE_FLOAT8_E5M2 == static_cast<int>(DType::kFloat8E5M2));
 static_assert(ATTNKIT_DEVICE_HOST == static_cast<int>(DeviceKind::kHost));
 static_assert(ATTNKIT_DEVICE_CUDA == static_cast<int>(DeviceKind::kCuda));
 static_assert(ATTNKIT_STATUS_OK == static_cast<int>(StatusCode::kOk));
@@ -31,7 +33,7 @@ static_assert(ATTNKIT_SPARSED_STEP_BUILD_PATTERN == static_cast<int>(SparseDStep
 static_assert(ATTNKIT_SPARSED_STEP_SPARSE == static_cast<int>(SparseDStep::kSparse));
 static_assert(ATTNKIT_MAX_RANK == attnkit::kMaxRank);
 
-constexpr int kMaxDType = ATTNKIT_DTYPE_UINT8;
+constexpr int kMaxDType = ATTNKIT_DTYPE_FLOAT8_E5M2;
 constexpr int kMaxDevice = ATTNKIT_DEVICE_CUDA;
 constexpr int kMaxGateActivation = ATTNKIT_GATE_IDENTITY;
 
@@ -117,7 +119,9 @@ Status to_cpp(const attnkit_attention_params* c, AttentionParams* out) {
                                 {&c->seqlens_k, &out->paged_kv.seqlens_k, "paged_kv.seqlens_k"},
                                 {&c->head_scale, &out->head_scale, "head_scale"},
                                 {&c->log_gamma, &out->log_gamma, "log_gamma"},
-                                {&c->sink_logit, &out->sink_logit, "sink_logit"}}) {
+                                {&c->sink_logit, &out->sink_logit, "sink_logit"},
+                                {&c->k_scale, &out->k_scale, "k_scale"},
+                                {&c->v_scale, &out->v_scale, "v_scale"}}) {
     if (Status s = to_cpp(*from, name, to); !s) return s;
   }
   out->max_seqlen_q = c->max_seqlen_q;
@@ -269,6 +273,8 @@ attnkit_attention_params to_c(const AttentionParams& p) noexcept {
   c.gate.g = to_c(p.gate.g);
   c.gate.activation = static_cast<int>(p.gate.activation);
   c.stream = p.stream;
+  c.k_scale = to_c(p.k_scale);
+  c.v_scale = to_c(p.v_scale);
   return c;
 }
 

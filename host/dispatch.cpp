@@ -82,7 +82,11 @@ std::string describe(const Problem& pr, const KernelChoice& c) {
   if (c.tile_q > 0) s << " tile=" << c.tile_q << "x" << c.tile_k << " warps=" << c.num_warps;
   if (c.num_splits > 0) s << " splits=" << c.num_splits;
   s << " | B=" << pr.batch << " Hq=" << pr.hq << " Hkv=" << pr.hkv << " Sq=" << pr.max_sq << " Sk=" << pr.max_sk
-    << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype) << (pr.varlen ? " varlen" : "")
+    << " D=" << pr.d << " Dv=" << pr.dv << " dtype=" << dtype_name(pr.dtype);
+  if (pr.kv_fp8) {
+    s << " kv=" << dtype_name(pr.kv_dtype) << (pr.kv_scale_per_head ? "(scale per kv head)" : "(scale per tensor)");
+  }
+  s << (pr.varlen ? " varlen" : "")
     << (pr.paged ? " paged_kv(page_size=" + std::to_string(pr.page_size) + ")" : std::string());
   const char* features[] = {pr.has_lse ? "lse" : nullptr,        pr.has_head_scale ? "head_scale" : nullptr,
                             pr.has_bias ? "key_bias" : nullptr,   pr.has_sink ? "sink_logit" : nullptr,

@@ -18,6 +18,7 @@ namespace attnkit::detail {
 struct PlanShape {
   DeviceKind device = DeviceKind::kHost;
   DType dtype = DType::kFloat32;
+  DType kv_dtype = DType::kFloat32;  // an FP8 cache needs its own kernel instance
   int64_t d = 0, dv = 0, hq = 0, hkv = 0;
   bool varlen = false;
   bool paged = false;
@@ -31,6 +32,7 @@ inline PlanShape plan_shape(const Problem& pr, const AttentionParams& p) {
   PlanShape s;
   s.device = pr.device;
   s.dtype = pr.dtype;
+  s.kv_dtype = pr.kv_dtype;
   s.d = pr.d;
   s.dv = pr.dv;
   s.hq = pr.hq;
@@ -68,6 +70,9 @@ inline Status fit_plan(const PlanShape& planned, const KernelChoice& plan_choice
   if (c.device != planned.device) return refuse("q lives on another side (host / CUDA) than planned");
   if (c.dtype != planned.dtype) {
     return refuse(std::string("dtype ") + dtype_name(c.dtype) + ", planned " + dtype_name(planned.dtype));
+  }
+  if (c.kv_dtype != planned.kv_dtype) {
+    return refuse(std::string("K/V dtype ") + dtype_name(c.kv_dtype) + ", planned " + dtype_name(planned.kv_dtype));
   }
   for (Status s : {same(c.d, planned.d, "D"), same(c.dv, planned.dv, "Dv"), same(c.hq, planned.hq, "Hq"),
                    same(c.hkv, planned.hkv, "Hkv"), same(c.varlen, planned.varlen, "varlen"),

@@ -6,10 +6,18 @@
 
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 namespace attnkit::detail {
 
 Status invalid(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
+
+Status refuse_fp8_kv_cache(const Problem& pr, const char* entry_point) {
+  if (!pr.kv_fp8) return Status::ok();
+  return Status(StatusCode::kNotSupported, std::string("k: float8 KV caches are supported by forward, plan and run only; ") +
+                                               entry_point + " got " + dtype_name(pr.kv_dtype) +
+                                               " K and V (dequantise them to Q's dtype first)");
+}
 
 std::string shape_string(const TensorView& t) {
   std::ostringstream s;
@@ -112,6 +120,69 @@ Status check_block_mask(const AttentionParams& p, Problem* pr) {
   return Status::ok();
 }
 
+bool is_fp8_dtype(DType d) { return d == DType::kFloat8E4M3 || d == DType::kFloat8E5M2; }
+
+/// K and V: Q's dtype, or an FP8 cache (both the same float8 format; Q and O keep Q's
+/// dtype). Fills kv_dtype and kv_fp8.
+Status check_kv_dtypes(const AttentionParams& p, Problem* pr) {
+  pr->kv_fp8 = is_fp8_dtype(p.k.dtype);
+  pr->kv_dtype = pr->kv_fp8 ? p.k.dtype : pr->dtype;
+  if (pr->kv_fp8) {
+    if (p.v.dtype != p.k.dtype) {
+      return invalid(std::string("v: expected dtype ") + dtype_name(p.k.dtype) + " (K's), got " + dtype_name(p.v.dtype) +
+                     "; an FP8 KV cache holds K and V in the same float8 format");
+    }
+    return Status::ok();
+  }
+  if (p.k.dtype != pr->dtype) {
+    return invalid(std::string("k: expected dtype ") + dtype_name(pr->dtype) + " (Q's), got " + dtype_name(p.k.dtype));
+  }
+  if (p.v.dtype != pr->dtype) {
+    return invalid(std::string("v: expected dtype ") + dtype_name(pr->dtype) + " (Q's), got " + dtype_name(p.v.dtype) +
+                   (is_fp8_dtype(p.v.dtype) ? "; an FP8 KV cache needs K in the same float8 format" : ""));
+  }
+  return Status::ok();
+}
+
+/// The dequantisation scales of an FP8 cache: k_scale and v_scale float32 [1] (per tensor)
+/// or [Hkv] (per kv head), each shape chosen independently; host values finite and > 0.
+/// Absent unless K/V are float8. kv_scale_per_head is set when either scale has more than
+/// one entry (with Hkv = 1 the two shapes coincide); device kernels read each scale with
+/// its own stride (0 for a [1] scale), so a mixed pair needs nothing more.
+Status check_kv_scales(const AttentionParams& p, Problem* pr) {
+  for (auto [t, name, what] : {std::tuple{&p.k_scale, "k_scale", "K"}, {&p.v_scale, "v_scale", "V"}}) {
+    if (!pr->kv_fp8) {
+      if (t->present()) return invalid(std::string(name) + ": expected absent: " + what + " is not a float8 cache");
+      continue;
+    }
+    if (!t->present()) {
+      return invalid(std::string(name) + ": required with a float8 " + what +
+                     " cache (float32 [1] per tensor or [Hkv] per kv head), got an absent tensor");
+    }
+    if (Status s = check_tensor_view(*t, name, pr->device); !s) return s;
+    if (t->dtype != DType::kFloat32) {
+      return invalid(std::string(name) + ": expected dtype float32, got " + dtype_name(t->dtype));
+    }
+    if (t->rank != 1 || (t->shape[0] != 1 && t->shape[0] != pr->hkv)) {
+      return invalid(std::string(name) + ": expected shape [1] (per tensor) or [Hkv] = [" + std::to_string(pr->hkv) +
+                     "] (per kv head), got " + shape_string(*t));
+    }
+    if (t->device == DeviceKind::kHost) {
+      const float* v = static_cast<const float*>(t->data);
+      for (int64_t h = 0; h < t->shape[0]; ++h) {
+        const float x = v[h * t->stride[0]];
+        if (!(std::isfinite(x) && x > 0.0f)) {
+          std::ostringstream m;
+          m << name << "[" << h << "] = " << x << ": expected a finite value > 0";
+          return invalid(m.str());
+        }
+      }
+    }
+    pr->kv_scale_per_head = pr->kv_scale_per_head || t->shape[0] > 1;
+  }
+  return Status::ok();
+}
+
 Status check_output_transforms(const AttentionParams& p, Problem* pr) {
   if (p.rectify.present()) {
     const Rectification& r = p.rectify;
@@ -174,13 +245,10 @@ Status validate_attention(const AttentionParams& p, CallKind kind, Problem* out)
     return invalid(std::string("q: expected dtype float32, float16 or bfloat16, got ") + dtype_name(p.q.dtype));
   }
   pr.dtype = p.q.dtype;
-  for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.v, "v"}}) {
-    if (t->dtype != pr.dtype) {
-      return invalid(std::string(name) + ": expected dtype " + dtype_name(pr.dtype) + " (Q's), got " + dtype_name(t->dtype));
-    }
-  }
+  if (Status s = check_kv_dtypes(p, &pr); !s) return s;
 
   if (Status s = resolve_layout(p, &pr); !s) return s;
+  if (Status s = check_kv_scales(p, &pr); !s) return s;
   if (pr.paged && kind != CallKind::kForward) {
     return invalid("paged_kv: statistics and planners take batched or varlen K/V, not a paged cache");
   }

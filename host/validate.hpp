@@ -16,6 +16,11 @@ Status validate_attention(const AttentionParams& params, CallKind kind, Problem*
 /// lengths of `problem` (host lengths only when they live in host memory).
 Status resolve_layout(const AttentionParams& params, Problem* problem);
 
+/// \brief kNotSupported naming k when `problem` has an FP8 KV cache: only forward, plan and
+/// run (and is_supported / explain) take one. Statistics, ACT and the planners call it right
+/// after validate_attention, before choosing a backend, so both backends refuse alike.
+Status refuse_fp8_kv_cache(const Problem& problem, const char* entry_point);
+
 /// \brief Shorthand for an kInvalidArgument status.
 Status invalid(const std::string& message);
 

@@ -123,7 +123,8 @@ self_test() {
   for a in $ARCHS; do
     for d in 64 128 256; do
       for dt in bf16 fp16; do
-        for k in fwd_d${d}_$dt decode_split_d${d}_$dt decode_merge_d${d}_$dt; do
+        for k in fwd_d${d}_$dt decode_split_d${d}_$dt decode_merge_d${d}_$dt fwd_d${d}_${dt}_fp8kv \
+                 decode_split_d${d}_${dt}_fp8kv decode_merge_d${d}_${dt}_fp8kv; do
           if ! awk -F'\t' -v k="$k" -v a="sm_$a" '$1 == k && $2 == a { found = 1 } END { exit !found }' "$TABLE"; then
             echo "self-test FAIL: $k sm_$a missing from $TABLE"; failed=1
           fi
@@ -312,7 +313,7 @@ if [ "$MODE" = build ]; then
       if (n ~ /^(fwd_kernel<KernelTraits|decode_split_kernel<DecodeTraits|decode_merge_kernel<DecodeTraits)</) {
         split(n, p, /[<>,]/)
         sub(/_kernel$/, "", p[1])
-        return p[1] "_d" p[3] "_" (p[4] == "true" ? "bf16" : "fp16")
+        return p[1] "_d" p[3] "_" (p[4] == "true" ? "bf16" : "fp16") (p[5] == "true" ? "_fp8kv" : "")
       }
       return n
     }

@@ -42,8 +42,9 @@ constexpr TileConfig tile_config(ArchClass arch, int head_dim) {
 }
 
 /// \brief Compile-time shapes of one kernel instance.
-template <int kHeadDim_, bool kIsBf16_, ArchClass kArch_ = ArchClass::kSm80>
+template <int kHeadDim_, bool kIsBf16_, bool kKvFp8_ = false, ArchClass kArch_ = ArchClass::kSm80>
 struct KernelTraits {
+  static constexpr bool kKvFp8 = kKvFp8_;  // K / V are an FP8 cache: staged raw, converted in shared memory
   static constexpr TileConfig kConfig = tile_config(kArch_, kHeadDim_);
   static_assert(kConfig.head_dim == kHeadDim_, "no tile table row for this head dim");
 
@@ -69,12 +70,14 @@ struct KernelTraits {
   using KVTile = cuda_core::SwizzledTile<kHeadDim>;  // (kBlockN, kHeadDim)
   static constexpr int kSmemQElems = kBlockM * kHeadDim;
   static constexpr int kSmemKVElems = kBlockN * kHeadDim;
-  static constexpr int kSmemBytes = (kSmemQElems + 2 * kSmemKVElems) * 2;
+  static constexpr int kSmemFp8Bytes = kKvFp8 ? 2 * kSmemKVElems : 0;  // raw K and V bytes of one tile
+  static constexpr int kSmemBytes = (kSmemQElems + 2 * kSmemKVElems) * 2 + kSmemFp8Bytes;
 
   // Each thread copies whole 16-byte chunks; tiles must split evenly over the CTA.
   static constexpr int kChunksPerRow = kHeadDim / 8;
   static_assert((kBlockM * kChunksPerRow) % kNumThreads == 0, "Q tile must split over threads");
   static_assert((kBlockN * kChunksPerRow) % kNumThreads == 0, "K/V tile must split over threads");
+  static_assert((kBlockN * kHeadDim / 16) % kNumThreads == 0, "an FP8 K/V tile must split over threads");
   static_assert(kSmemBytes <= 160 * 1024, "must fit sm_80's 163 KB opt-in shared memory");
 };
 

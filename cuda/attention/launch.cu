@@ -59,20 +59,19 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   }
 
   int smem = 0;
-  Status status = switch_dtype(problem.dtype, "CUDA kernel", [&](auto is_bf16) {
-    return switch_head_dim(problem.d, "CUDA kernel", [&](auto head_dim) -> Status {
+  Status status = switch_instance(problem.dtype, problem.d, problem.kv_fp8, [&](auto head_dim, auto is_bf16, auto kv_fp8) -> Status {
       constexpr int kD = decltype(head_dim)::value;
       constexpr bool kBf16 = decltype(is_bf16)::value;
+      constexpr bool kFp8 = decltype(kv_fp8)::value;
       cudaFuncAttributes attributes{};
-      const cudaError_t e = fwd_kernel_attributes<kD, kBf16>(&attributes);
+      const cudaError_t e = fwd_kernel_attributes<kD, kBf16, kFp8>(&attributes);
       if (e != cudaSuccess) {
         return not_supported("no forward kernel image for " + sm_name(device) + " (" + cudaGetErrorString(e) +
                              "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
                              std::to_string(device.major) + std::to_string(device.minor));
       }
-      smem = fwd_smem_bytes<kD, kBf16>();
+      smem = fwd_smem_bytes<kD, kBf16, kFp8>();
       return Status::ok();
-    });
   });
   if (!status) return status;
   if (smem > device.smem_optin) {
@@ -84,7 +83,8 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   *choice = detail::KernelChoice{};
   choice->backend = detail::Backend::kCuda;
   choice->family = detail::KernelFamily::kPrefill;
-  choice->kernel = std::string("fwd_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  choice->kernel = std::string("fwd_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) +
+                   (problem.kv_fp8 ? std::string(",kv=") + dtype_name(problem.kv_dtype) : std::string()) + ">";
   choice->head_dim = static_cast<int>(problem.d);
   choice->dtype = problem.dtype;
   choice->tile_q = config.block_m;
@@ -97,6 +97,11 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
                 std::to_string(device.sms) + " SMs: " + std::to_string(config.block_m) + " query rows x " +
                 std::to_string(config.block_n) + " keys per step, " + std::to_string(config.warps) + " warps, " +
                 std::to_string(smem / 1024) + " KB shared memory";
+  if (problem.kv_fp8) {
+    choice->why += std::string("; ") + dtype_name(problem.kv_dtype) +
+                   " K / V staged raw (half the bytes) and converted exactly to 16-bit in shared memory, scales "
+                   "folded into the logits and the output";
+  }
   if (problem.has_block_mask) {
     choice->why += "; block mask " + std::to_string(params.block_mask.block_q) + "x" +
                    std::to_string(params.block_mask.block_k) + " walked as " +
@@ -118,10 +123,9 @@ Status run_forward_params(const detail::Problem& problem, const AttentionParams&
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
-  return switch_dtype(choice.dtype, "CUDA kernel", [&](auto is_bf16) {
-    return switch_head_dim(choice.head_dim, "CUDA kernel", [&](auto head_dim) {
-      return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value>(p, static_cast<int>(choice.grid_m), stream);
-    });
+  return switch_instance(choice.dtype, choice.head_dim, p.kv_fp8, [&](auto head_dim, auto is_bf16, auto kv_fp8) {
+    return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value, decltype(kv_fp8)::value>(
+        p, static_cast<int>(choice.grid_m), stream);
   });
 }
 

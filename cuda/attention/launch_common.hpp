@@ -42,6 +42,17 @@ Status switch_head_dim(int64_t head_dim, const char* kernel, Fn&& fn) {
   }
 }
 
+/// \brief Runtime bool -> template argument (std::true_type / std::false_type).
+template <class Fn>
+Status switch_bool(bool value, Fn&& fn) {
+  return value ? fn(std::true_type{}) : fn(std::false_type{});
+}
+
+/// \brief Runtime (Q dtype, head dim, FP8 KV cache or not) -> the instance's template
+/// arguments, fn(head_dim, is_bf16, kv_fp8) as integral constants.
+template <class Fn>
+Status switch_instance(DType dtype, int64_t head_dim, bool kv_fp8, Fn&& fn);
+
 /// \brief Runtime dtype -> template argument (true = bf16).
 template <class Fn>
 Status switch_dtype(DType dtype, const char* kernel, Fn&& fn) {
@@ -51,6 +62,15 @@ Status switch_dtype(DType dtype, const char* kernel, Fn&& fn) {
     default: return not_supported(std::string("dtype ") + dtype_name(dtype) + ": the " + kernel +
                                   " supports float16 and bfloat16 Q/K/V/O");
   }
+}
+
+template <class Fn>
+Status switch_instance(DType dtype, int64_t head_dim, bool kv_fp8, Fn&& fn) {
+  return switch_dtype(dtype, "CUDA kernel", [&](auto is_bf16) {
+    return switch_head_dim(head_dim, "CUDA kernel", [&](auto d) {
+      return switch_bool(kv_fp8, [&](auto fp8) { return fn(d, is_bf16, fp8); });
+    });
+  });
 }
 
 /// \brief Limits every CUDA kernel of the backend shares: float16 / bfloat16 inputs, and
@@ -139,18 +159,21 @@ Status set_max_dynamic_smem(Kernel kernel, size_t bytes, const char* name) {
 }
 
 /// \brief cp.async copies 16-byte chunks of Q/K/V rows (contiguous or paged), so every base
-/// pointer must be 16-byte aligned and every non-last stride a multiple of 8 elements.
+/// pointer must be 16-byte aligned and every non-last stride a multiple of 16 bytes (8
+/// 16-bit elements, 16 FP8 elements).
 /// `kernel` names the kernel in the message ("CUDA kernel", "CUDA decode kernel").
 inline Status check_row_alignment(const TensorView& t, const char* name, const char* kernel) {
   if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0) {
     return Status(StatusCode::kInvalidArgument, std::string(name) + ".data is not 16-byte aligned: the " + kernel +
                                                     " needs 16-byte aligned base pointers");
   }
+  const int64_t per_chunk = 16 / dtype_size(t.dtype);  // elements per 16-byte copy
   for (int dim = 0; dim + 1 < t.rank; ++dim) {
-    if (t.stride[dim] % 8 != 0) {
+    if (t.stride[dim] % per_chunk != 0) {
       return Status(StatusCode::kInvalidArgument, std::string(name) + ".stride[" + std::to_string(dim) + "] = " +
                                                       std::to_string(t.stride[dim]) + ": the " + kernel +
-                                                      " needs row strides that are multiples of 8 elements");
+                                                      " needs row strides that are multiples of " +
+                                                      std::to_string(per_chunk) + " elements (16 bytes)");
     }
   }
   return Status::ok();

@@ -9,9 +9,9 @@
 
 namespace attnkit::cuda_backend {
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 Status launch_fwd(const FwdParams& params, int grid_m, cudaStream_t stream) {
-  using Traits = KernelTraits<kHeadDim, kIsBf16>;
+  using Traits = KernelTraits<kHeadDim, kIsBf16, kKvFp8>;
   const auto kernel = &fwd_kernel<Traits>;
   constexpr int kSmem = Traits::kSmemBytes;
   if constexpr (kSmem > 48 * 1024) {
@@ -31,21 +31,22 @@ Status launch_fwd(const FwdParams& params, int grid_m, cudaStream_t stream) {
   return Status::ok();
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 cudaError_t fwd_kernel_attributes(cudaFuncAttributes* attributes) {
-  return cudaFuncGetAttributes(attributes, &fwd_kernel<KernelTraits<kHeadDim, kIsBf16>>);
+  return cudaFuncGetAttributes(attributes, &fwd_kernel<KernelTraits<kHeadDim, kIsBf16, kKvFp8>>);
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int fwd_smem_bytes() {
-  return KernelTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return KernelTraits<kHeadDim, kIsBf16, kKvFp8>::kSmemBytes;
 }
 
 }  // namespace attnkit::cuda_backend
 
-/// Explicit instantiation of one (head dim, dtype) instance.
-#define ATTNKIT_INSTANTIATE_FWD(kHeadDim, kIsBf16)                                                      \
-  template attnkit::Status attnkit::cuda_backend::launch_fwd<kHeadDim, kIsBf16>(                        \
-      const attnkit::cuda_backend::FwdParams&, int, cudaStream_t);                                      \
-  template cudaError_t attnkit::cuda_backend::fwd_kernel_attributes<kHeadDim, kIsBf16>(cudaFuncAttributes*); \
-  template int attnkit::cuda_backend::fwd_smem_bytes<kHeadDim, kIsBf16>();
+/// Explicit instantiation of one (head dim, dtype, KV format) instance.
+#define ATTNKIT_INSTANTIATE_FWD(kHeadDim, kIsBf16, kKvFp8)                                                \
+  template attnkit::Status attnkit::cuda_backend::launch_fwd<kHeadDim, kIsBf16, kKvFp8>(                   \
+      const attnkit::cuda_backend::FwdParams&, int, cudaStream_t);                                         \
+  template cudaError_t attnkit::cuda_backend::fwd_kernel_attributes<kHeadDim, kIsBf16, kKvFp8>(            \
+      cudaFuncAttributes*);                                                                                \
+  template int attnkit::cuda_backend::fwd_smem_bytes<kHeadDim, kIsBf16, kKvFp8>();

@@ -30,6 +30,25 @@ __device__ __forceinline__ void load_tile(Elem* s_tile, const Elem* g_tile, int6
   }
 }
 
+/// \brief Copies a (kRows, kHeadDim) tile of an FP8 cache, row 0 at `g_tile`, into row-major
+/// staging shared memory (16 values per cp.async, half the bytes of a 16-bit tile); rows >=
+/// rows_valid are zero-filled. cuda_core::convert_fp8_tile then makes the 16-bit tile.
+template <class Traits, int kRows>
+__device__ __forceinline__ void load_fp8_tile(uint8_t* s_tile, const uint8_t* g_tile, int64_t row_stride,
+                                              int rows_valid, int tid) {
+  constexpr int kChunksPerRow = Traits::kHeadDim / 16;
+  constexpr int kChunksPerThread = kRows * kChunksPerRow / Traits::kNumThreads;
+#pragma unroll
+  for (int it = 0; it < kChunksPerThread; ++it) {
+    const int c = tid + it * Traits::kNumThreads;
+    const int row = c / kChunksPerRow;
+    const int chunk = c % kChunksPerRow;
+    const bool valid = row < rows_valid;
+    const uint8_t* src = valid ? g_tile + row * row_stride + chunk * 16 : g_tile;
+    cuda_core::cp_async_16(cuda_core::smem_address(s_tile + row * Traits::kHeadDim + chunk * 16), src, valid);
+  }
+}
+
 /// \brief s = Q_w * K^T for warp w: Q rows (16 w .. 16 w + 15) of s_q against all
 /// kBlockN keys of s_k. s[nt] holds keys nt * 8 .. nt * 8 + 7 in the mma D layout.
 template <class Traits, class Elem>

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cuda/core/cp_async.cuh"
+#include "cuda/core/fp8_tile.cuh"
 #include "cuda/core/ldmatrix.cuh"
 #include "cuda/core/math.cuh"
 #include "cuda/core/mma.cuh"
@@ -33,9 +34,11 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
   constexpr bool kIsBf16 = Traits::kIsBf16;
 
   extern __shared__ __align__(16) unsigned char smem[];
-  Elem* s_k = reinterpret_cast<Elem*>(smem);               // (kStages, kBlockN, kD)
-  Elem* s_v = s_k + Traits::kStages * Traits::kKvTileElems;  // (kStages, kBlockN, kD)
-  Elem* s_q = s_v + Traits::kStages * Traits::kKvTileElems;  // (kRowsPerCta, kD)
+  Elem* s_k = reinterpret_cast<Elem*>(smem);                 // (kStages, kBlockN, kD), swizzled
+  Elem* s_v = s_k + Traits::kStages * Traits::kKvTileElems;  // (kStages, kBlockN, kD), swizzled
+  uint8_t* s_k8 = reinterpret_cast<uint8_t*>(s_v + Traits::kStages * Traits::kKvTileElems);  // FP8: (kBlockN, kD)
+  uint8_t* s_v8 = s_k8 + Traits::kSmemFp8Bytes / 2;                                          // FP8: (kBlockN, kD)
+  Elem* s_q = reinterpret_cast<Elem*>(s_v8 + Traits::kSmemFp8Bytes / 2);                      // (kRowsPerCta, kD)
 
   const FwdParams& f = p.fwd;
   int flat = static_cast<int>(blockIdx.x);
@@ -101,6 +104,32 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     }
   };
 
+  // FP8 caches: one tile's raw K and V bytes, row-major (kBlockN, kD), staged by cp.async
+  // (16 values per copy, half the bytes of a 16-bit tile), rows past v_end zero-filled.
+  const uint8_t* g_k8 = static_cast<const uint8_t*>(f.k);
+  const uint8_t* g_v8 = static_cast<const uint8_t*>(f.v);
+  auto load_tile_fp8 = [&](int tile) {
+    for (int idx = threadIdx.x; idx < kBlockN * Traits::kFp8Chunks; idx += Traits::kNumThreads) {
+      const int row = idx / Traits::kFp8Chunks, c = idx % Traits::kFp8Chunks;
+      const int v = tile * kBlockN + row;
+      const bool valid = v < v_end;
+      int64_t k_off = 0, v_off = 0;  // element offsets are byte offsets in an FP8 cache
+      if (valid) {
+        seq.kv_offsets(p, b, hk, keys.key(v), &k_off, &v_off);
+        k_off += 16 * c;
+        v_off += 16 * c;
+      }
+      cuda_core::cp_async_16(cuda_core::smem_address(s_k8 + row * kD + 16 * c), g_k8 + k_off, valid);
+      cuda_core::cp_async_16(cuda_core::smem_address(s_v8 + row * kD + 16 * c), g_v8 + v_off, valid);
+    }
+  };
+  // ... and their exact conversion into the 16-bit tiles the mma path reads (the scales are
+  // the variant's: k_scale in the logits, v_scale in the output).
+  auto convert_tile_fp8 = [&]() {
+    cuda_core::convert_fp8_tile<kBlockN, kD, Traits::kNumThreads, kIsBf16>(s_k, s_k8, f.kv_e5m2, threadIdx.x);
+    cuda_core::convert_fp8_tile<kBlockN, kD, Traits::kNumThreads, kIsBf16>(s_v, s_v8, f.kv_e5m2, threadIdx.x);
+  };
+
   // This lane's two rows of its m tile, g and g + 8: query row i of query head h each, with
   // the variant of its head and its block-mask row (walked as a cursor: keys ascend).
   // Padding rows (past `rows`) take row0's state: their Q is zero and nothing reads them.
@@ -125,18 +154,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
     for (int e = 0; e < 4; ++e) acc_o[nt][e] = 0.0f;
   OnlineSoftmax<2, Traits::kNTilesO> softmax;  // one step is (16 rows, 16 keys): two n8 tiles
 
-  if (tile_begin < tile_end) load_tile(tile_begin, 0);
-  cuda_core::cp_async_commit();
-
-  for (int t = tile_begin; t < tile_end; ++t) {
-    const int stage = (t - tile_begin) & 1;
-    if (t + 1 < tile_end) load_tile(t + 1, stage ^ 1);
-    cuda_core::cp_async_commit();
-    cuda_core::cp_async_wait<1>();
-    __syncthreads();
-
-    const Elem* sk = s_k + stage * Traits::kKvTileElems;
-    const Elem* sv = s_v + stage * Traits::kKvTileElems;
+  // Tile t's share of the CTA's work, on its (kBlockN, kD) K and V tiles in shared memory:
+  // each warp takes 16-key steps of its key group, S = Q K^T, the variant's logits, the
+  // online softmax, O += P V.
+  auto compute_tile = [&](int t, const Elem* sk, const Elem* sv) {
     for (int step = key_group; step < Traits::kStepsPerTile; step += key_groups) {
       const int key_row0 = step * Traits::kStepN;  // (kStepN, kD) slice of the stage
       const int v0 = t * kBlockN + key_row0;
@@ -184,8 +205,34 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
         cuda_core::mma_m16n8k16<kIsBf16>(acc_o[2 * pair + 1], pa, b1);
       }
     }
-    __syncthreads();  // the stage is refilled by the next iteration's prefetch (and, after the
-                      // last tile, overwritten by the combine below)
+  };
+
+  if constexpr (!Traits::kKvFp8) {
+    if (tile_begin < tile_end) load_tile(tile_begin, 0);
+    cuda_core::cp_async_commit();
+    for (int t = tile_begin; t < tile_end; ++t) {
+      const int stage = (t - tile_begin) & 1;
+      if (t + 1 < tile_end) load_tile(t + 1, stage ^ 1);
+      cuda_core::cp_async_commit();
+      cuda_core::cp_async_wait<1>();
+      __syncthreads();
+      compute_tile(t, s_k + stage * Traits::kKvTileElems, s_v + stage * Traits::kKvTileElems);
+      __syncthreads();  // the stage is refilled by the next iteration's prefetch (and, after the
+                        // last tile, overwritten by the combine below)
+    }
+  } else {
+    if (tile_begin < tile_end) load_tile_fp8(tile_begin);
+    cuda_core::cp_async_commit();
+    for (int t = tile_begin; t < tile_end; ++t) {
+      cuda_core::cp_async_wait<0>();
+      __syncthreads();  // FP8 tile t has landed for every thread; every warp is done with tile t - 1
+      convert_tile_fp8();
+      __syncthreads();  // the 16-bit tile t is complete, and the staging buffer is free
+      if (t + 1 < tile_end) load_tile_fp8(t + 1);  // overlaps tile t's compute
+      cuda_core::cp_async_commit();
+      compute_tile(t, s_k, s_v);
+    }
+    __syncthreads();  // every warp is done with the last tile before the combine overwrites it
   }
   cuda_core::cp_async_wait<0>();  // only Q and empty groups can be in flight: nothing reads them
 

@@ -88,21 +88,20 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
 
   if (Status s = current_device_info(&plan->device); !s) return s;
   if (Status s = check_sm80(plan->device, "CUDA decode kernel"); !s) return s;
-  Status status = switch_dtype(problem.dtype, "CUDA decode kernel", [&](auto is_bf16) {
-    return switch_head_dim(problem.d, "CUDA decode kernel", [&](auto head_dim) -> Status {
+  Status status = switch_instance(problem.dtype, problem.d, problem.kv_fp8, [&](auto head_dim, auto is_bf16, auto kv_fp8) -> Status {
       constexpr int kD = decltype(head_dim)::value;
       constexpr bool kBf16 = decltype(is_bf16)::value;
+      constexpr bool kFp8 = decltype(kv_fp8)::value;
       cudaFuncAttributes attributes{};
-      const cudaError_t e = decode_kernel_attributes<kD, kBf16>(&attributes);
+      const cudaError_t e = decode_kernel_attributes<kD, kBf16, kFp8>(&attributes);
       if (e != cudaSuccess) {
         return not_supported("no decode kernel image for " + sm_name(plan->device) + " (" + cudaGetErrorString(e) +
                              "): rebuild attnkit with CMAKE_CUDA_ARCHITECTURES including " +
                              std::to_string(plan->device.major) + std::to_string(plan->device.minor));
       }
-      plan->smem = decode_smem_bytes<kD, kBf16>();
-      plan->rows_per_cta = decode_rows_per_cta<kD, kBf16>();
+      plan->smem = decode_smem_bytes<kD, kBf16, kFp8>();
+      plan->rows_per_cta = decode_rows_per_cta<kD, kBf16, kFp8>();
       return Status::ok();
-    });
   });
   if (!status) return status;
   if (plan->smem > plan->device.smem_optin) {
@@ -135,7 +134,8 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
   *choice = detail::KernelChoice{};
   choice->backend = detail::Backend::kCuda;
   choice->family = detail::KernelFamily::kDecode;
-  choice->kernel = std::string("decode_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  choice->kernel = std::string("decode_sm80<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) +
+                   (problem.kv_fp8 ? std::string(",kv=") + dtype_name(problem.kv_dtype) : std::string()) + ">";
   choice->head_dim = static_cast<int>(problem.d);
   choice->dtype = problem.dtype;
   const int64_t packed = problem.group * problem.max_sq;
@@ -153,7 +153,12 @@ Status select_decode_kernel(const detail::Problem& problem, const AttentionParam
                 " rows per kv head into 16-row mma tiles, so K and V are read once per kv head; " +
                 (problem.paged ? "paged KV cache (page size " + std::to_string(problem.page_size) + ")"
                                : std::string(problem.varlen ? "contiguous varlen KV" : "contiguous batched KV")) +
-                " streamed in " + std::to_string(kKeysPerTile) + "-key cp.async double-buffered tiles; " +
+                (problem.kv_fp8 ? std::string(" in ") + dtype_name(problem.kv_dtype) +
+                                      " (half the bytes; staged, converted exactly to 16-bit in shared memory, "
+                                      "scales folded into the logits and the output)"
+                                : std::string()) +
+                " streamed in " + std::to_string(kKeysPerTile) + "-key cp.async " +
+                (problem.kv_fp8 ? "tiles; " : "double-buffered tiles; ") +
                 std::to_string(plan.num_splits) + " key split(s) per sequence" +
                 (plan.num_splits > 1 ? " merged by LSE in a second kernel" : ", O written directly") + "; " +
                 std::to_string(plan.smem / 1024) + " KB shared memory";
@@ -181,10 +186,8 @@ Status run_decode(const detail::Problem& problem, const AttentionParams& params,
     p.maybe_partial_ml = p.maybe_partial_o + slots * problem.d;
   }
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
-  return switch_dtype(choice.dtype, "CUDA decode kernel", [&](auto is_bf16) {
-    return switch_head_dim(choice.head_dim, "CUDA decode kernel", [&](auto head_dim) {
-      return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value>(p, stream);
-    });
+  return switch_instance(problem.dtype, problem.d, problem.kv_fp8, [&](auto head_dim, auto is_bf16, auto kv_fp8) {
+    return launch_decode<decltype(head_dim)::value, decltype(is_bf16)::value, decltype(kv_fp8)::value>(p, stream);
   });
 }
 

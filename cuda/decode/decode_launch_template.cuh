@@ -9,9 +9,9 @@
 
 namespace attnkit::cuda_backend {
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 Status launch_decode(const DecodeParams& params, cudaStream_t stream) {
-  using Traits = DecodeTraits<kHeadDim, kIsBf16>;
+  using Traits = DecodeTraits<kHeadDim, kIsBf16, kKvFp8>;
   const auto kernel = &decode_split_kernel<Traits>;
   constexpr int kSmem = Traits::kSmemBytes;
   if constexpr (kSmem > 48 * 1024) {
@@ -39,27 +39,28 @@ Status launch_decode(const DecodeParams& params, cudaStream_t stream) {
   return Status::ok();
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 cudaError_t decode_kernel_attributes(cudaFuncAttributes* attributes) {
-  return cudaFuncGetAttributes(attributes, &decode_split_kernel<DecodeTraits<kHeadDim, kIsBf16>>);
+  return cudaFuncGetAttributes(attributes, &decode_split_kernel<DecodeTraits<kHeadDim, kIsBf16, kKvFp8>>);
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int decode_smem_bytes() {
-  return DecodeTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return DecodeTraits<kHeadDim, kIsBf16, kKvFp8>::kSmemBytes;
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int decode_rows_per_cta() {
-  return DecodeTraits<kHeadDim, kIsBf16>::kRowsPerCta;
+  return DecodeTraits<kHeadDim, kIsBf16, kKvFp8>::kRowsPerCta;
 }
 
 }  // namespace attnkit::cuda_backend
 
-/// Explicit instantiation of one (head dim, dtype) instance.
-#define ATTNKIT_INSTANTIATE_DECODE(kHeadDim, kIsBf16)                                                      \
-  template attnkit::Status attnkit::cuda_backend::launch_decode<kHeadDim, kIsBf16>(                        \
+/// Explicit instantiation of one (head dim, dtype, KV format) instance.
+#define ATTNKIT_INSTANTIATE_DECODE(kHeadDim, kIsBf16, kKvFp8)                                              \
+  template attnkit::Status attnkit::cuda_backend::launch_decode<kHeadDim, kIsBf16, kKvFp8>(                \
       const attnkit::cuda_backend::DecodeParams&, cudaStream_t);                                           \
-  template cudaError_t attnkit::cuda_backend::decode_kernel_attributes<kHeadDim, kIsBf16>(cudaFuncAttributes*); \
-  template int attnkit::cuda_backend::decode_smem_bytes<kHeadDim, kIsBf16>();                              \
-  template int attnkit::cuda_backend::decode_rows_per_cta<kHeadDim, kIsBf16>();
+  template cudaError_t attnkit::cuda_backend::decode_kernel_attributes<kHeadDim, kIsBf16, kKvFp8>(         \
+      cudaFuncAttributes*);                                                                                \
+  template int attnkit::cuda_backend::decode_smem_bytes<kHeadDim, kIsBf16, kKvFp8>();                      \
+  template int attnkit::cuda_backend::decode_rows_per_cta<kHeadDim, kIsBf16, kKvFp8>();

@@ -41,10 +41,11 @@ inline constexpr DecodeSplitTuning split_tuning(int64_t head_dim) {
 /// split of the keys in tiles of kBlockN. Its 4 warps split each key tile by 16-key
 /// steps when the rows fit in fewer than 4 m tiles, so K and V are read from global
 /// memory once per (kv head, split) whatever the GQA group.
-template <int kHeadDim_, bool kIsBf16_>
+template <int kHeadDim_, bool kIsBf16_, bool kKvFp8_ = false>
 struct DecodeTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr bool kIsBf16 = kIsBf16_;
+  static constexpr bool kKvFp8 = kKvFp8_;  // K / V are an FP8 cache (E4M3 or E5M2, a runtime flag)
   using Elem = typename cuda_core::Half16<kIsBf16>::Scalar;
   using Tile = cuda_core::SwizzledTile<kHeadDim>;  // rows of kHeadDim, 16-byte chunks swizzled
 
@@ -53,7 +54,10 @@ struct DecodeTraits {
   static constexpr int kBlockN = kDecodeKeysPerTile;  // keys per pipeline stage
   static constexpr int kStepN = 16;   // keys per warp step (one m16n8k16 k-slice of P * V)
   static constexpr int kStepsPerTile = kBlockN / kStepN;
-  static constexpr int kStages = 2;   // cp.async double buffering of K and V
+  // 16-bit caches: cp.async double-buffers the K and V tiles. FP8 caches: the raw tile is
+  // staged (one buffer, half the bytes) while the previous tile computes, then converted
+  // into one 16-bit K and V tile.
+  static constexpr int kStages = kKvFp8 ? 1 : 2;
   // d256 keeps two m tiles: four would need 160 KB of shared memory with Q, over sm_80's 163 KB opt-in
   // once the combine scratch is counted, and more registers than 128 threads may hold.
   static constexpr int kMaxMTiles = kHeadDim == 256 ? 2 : 4;
@@ -64,15 +68,17 @@ struct DecodeTraits {
 
   static constexpr int kKvTileElems = kBlockN * kHeadDim;                    // (kBlockN, kHeadDim)
   static constexpr int kSmemKvBytes = 2 * kStages * kKvTileElems * 2;         // K and V stages
+  static constexpr int kSmemFp8Bytes = kKvFp8 ? 2 * kKvTileElems : 0;        // staged raw K and V bytes
+  static constexpr int kFp8Chunks = kHeadDim / 16;                           // 16-byte chunks of an FP8 row
   static constexpr int kSmemQBytes = kRowsPerCta * kHeadDim * 2;              // (kRowsPerCta, kHeadDim)
-  static constexpr int kSmemBytes = kSmemKvBytes + kSmemQBytes;
+  static constexpr int kSmemBytes = kSmemKvBytes + kSmemFp8Bytes + kSmemQBytes;
   // After the main loop the K/V stages hold each warp's (16, kHeadDim) float output and its
   // (m, l) pairs for the cross-warp combine.
   static constexpr int kCombineBytes = kNumWarps * 16 * kHeadDim * 4 + kNumWarps * 16 * 2 * 4;
 
   static_assert(kHeadDim == 64 || kHeadDim == 128 || kHeadDim == 256, "head dims 64, 128, 256");
   static_assert(kBlockN % kStepN == 0 && kStepsPerTile == kNumWarps, "a tile is one step per warp at most");
-  static_assert(kCombineBytes <= kSmemKvBytes, "the combine scratch reuses the K/V stages");
+  static_assert(kCombineBytes <= kSmemKvBytes + kSmemFp8Bytes, "the combine scratch reuses the K/V stages");
   static_assert(kNumThreads % kChunks == 0, "loaders cover whole rows per pass");
 };
 

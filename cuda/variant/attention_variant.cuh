@@ -2,11 +2,13 @@
 // (mma.sync prefill, split-KV decode, the LSE / statistics passes, ACT's calibration). A
 // family asks the variant, never FwdParams, what a logit is, which keys a row sees, where
 // the sink goes and what happens to a finished row:
-//   logit transform  logit(dot, j): scale * tau_h * q.k + key-range bias (SPEC 3), log2 units
+//   logit transform  logit(dot, j): scale * tau_h * k_scale * q.k + key-range bias (SPEC 3, and
+//                    an FP8 cache's K scale), log2 units
 //   visibility       visible(i, j), classify(tile), keys(rows) (SPEC 2: causal bottom-right,
 //                    window left / right, sink tokens, sequence tails)
 //   key schedule     mask_row(...) (SPEC 5's used-entry rule) and KvTileSchedule (key_tiles.cuh)
-//   sink             finalize(state): the learned sink joins once, at the end (SPEC 4)
+//   sink             finalize(state): the learned sink joins once, at the end (SPEC 4); an
+//                    FP8 cache's V scale multiplies the output there
 //   output           output<kIsBf16>(...): rectify, then the gate (SPEC 6)
 // Features are runtime flags of one launch (absent = identity), so one instance per (head
 // dim, dtype) serves every combination. A new logit hook is a member here (and its
@@ -33,16 +35,19 @@ struct AttentionVariant {
   int bias_end;
   float sink;        // sigma_h (natural log, not scaled); -inf without a learned sink
   float sink_log2;   // to_log2(sigma_h)
+  float v_scale;     // FP8 cache: v_scale[h_kv] multiplies the output (1 otherwise)
 
   __device__ AttentionVariant(const FwdParams& p, int h, int seqlen_q, int seqlen_k)
       : visibility(p, seqlen_q, seqlen_k),
         scale_log2(p.scale * (p.maybe_head_scale != nullptr ? p.maybe_head_scale[h * p.head_scale_stride] : 1.0f) *
+                   (p.maybe_k_scale != nullptr ? p.maybe_k_scale[(h / p.group) * p.k_scale_stride] : 1.0f) *
                    cuda_core::kLog2e),
         bias_log2(p.maybe_log_gamma != nullptr ? to_log2(p.maybe_log_gamma[h * p.log_gamma_stride]) : 0.0f),
         bias_begin(p.maybe_log_gamma != nullptr ? p.bias_begin : 0),
         bias_end(p.maybe_log_gamma != nullptr ? p.bias_end : 0),
         sink(p.maybe_sink_logit != nullptr ? p.maybe_sink_logit[h * p.sink_logit_stride] : -INFINITY),
-        sink_log2(to_log2(sink)) {}
+        sink_log2(to_log2(sink)),
+        v_scale(p.maybe_v_scale != nullptr ? p.maybe_v_scale[(h / p.group) * p.v_scale_stride] : 1.0f) {}
 
   // ---- SPEC 3: the logit transform (base-2 units) --------------------------------------
   /// \brief The logit of key j from the raw dot product q.k.
@@ -70,7 +75,9 @@ struct AttentionVariant {
 
   // ---- SPEC 4: the learned sink, once, at the end ---------------------------------------
   __device__ __forceinline__ RowFinal finalize(const SoftmaxState& keys) const {
-    return finalize_row(keys.m, keys.l, sink, sink_log2);
+    RowFinal f = finalize_row(keys.m, keys.l, sink, sink_log2);
+    f.out_scale *= v_scale;  // FP8 cache: O = v_scale * sum p V8 (V8 read exactly as 16-bit)
+    return f;
   }
 
   // ---- SPEC 6: output transforms of row i ------------------------------------------------

@@ -43,6 +43,16 @@ struct FwdParams {
   int64_t lse_head_stride = 0;
   int64_t lse_row_stride = 0;
 
+  // FP8 KV cache (docs/api.md): K / V are float8 (E4M3, or E5M2 when kv_e5m2); the variant
+  // dequantises exactly by folding k_scale[h_kv] into the logit scale and v_scale[h_kv] into
+  // the output scale. Strides are 0 for per-tensor [1] scales.
+  bool kv_fp8 = false;
+  bool kv_e5m2 = false;
+  const float* maybe_k_scale = nullptr;
+  int64_t k_scale_stride = 0;
+  const float* maybe_v_scale = nullptr;
+  int64_t v_scale_stride = 0;
+
   // SPEC 2 visibility. Window sizes are clamped to Sq + Sk (larger is the same mask).
   bool causal = false;
   int window_left = -1;

@@ -63,6 +63,15 @@ inline FwdParams build_fwd_params(const detail::Problem& problem, const Attentio
     }
   }
 
+  if (problem.kv_fp8) {
+    p.kv_fp8 = true;
+    p.kv_e5m2 = problem.kv_dtype == DType::kFloat8E5M2;
+    p.maybe_k_scale = static_cast<const float*>(a.k_scale.data);
+    p.k_scale_stride = a.k_scale.shape[0] > 1 ? a.k_scale.stride[0] : 0;
+    p.maybe_v_scale = static_cast<const float*>(a.v_scale.data);
+    p.v_scale_stride = a.v_scale.shape[0] > 1 ? a.v_scale.stride[0] : 0;
+  }
+
   // A window of max(Sq, Sk) already masks nothing (window_left needs >= Sk - 1, window_right
   // >= Sq - 1), so wider ones clamp to it. Not Sq + Sk: the kernel forms i' +- window in
   // int, with i' < 2^30, and Sq + Sk can reach 2^31.

@@ -10,6 +10,13 @@ namespace attnkit::reference {
 
 using detail::load_as_double;
 
+KvReader::KvReader(const detail::Problem& pr, const TensorView& t, const TensorView& scale, int64_t kvh) : t_(t) {
+  // A [1] scale serves every kv head; a [Hkv] one is read at its stride (validated shape).
+  if (pr.kv_fp8) scale_ = load_as_double(scale, (scale.shape[0] == 1 ? 0 : kvh) * scale.stride[0]);
+}
+
+double KvReader::operator()(int64_t offset) const { return load_as_double(t_, offset) * scale_; }
+
 HeadData load_head(const detail::Problem& pr, const AttentionParams& p, int64_t b, int64_t h, bool with_v) {
   HeadData hd;
   hd.b = b;
@@ -25,15 +32,17 @@ HeadData load_head(const detail::Problem& pr, const AttentionParams& p, int64_t 
     const int64_t row = pr.q_row(p.q, b, i, h);
     for (int64_t x = 0; x < hd.d; ++x) hd.q[i * hd.d + x] = load_as_double(p.q, row + x);
   }
+  const KvReader k = KvReader::keys(pr, p, hd.kvh);
   for (int64_t j = 0; j < hd.sk; ++j) {
-    const int64_t row = pr.k_row(p.k, b, j, hd.kvh);
-    for (int64_t x = 0; x < hd.d; ++x) hd.k[j * hd.d + x] = load_as_double(p.k, row + x);
+    const int64_t row = pr.k_row(k.tensor(), b, j, hd.kvh);
+    for (int64_t x = 0; x < hd.d; ++x) hd.k[j * hd.d + x] = k(row + x);
   }
   if (with_v) {
+    const KvReader v = KvReader::values(pr, p, hd.kvh);
     hd.v.resize(static_cast<size_t>(hd.sk * hd.dv));
     for (int64_t j = 0; j < hd.sk; ++j) {
-      const int64_t row = pr.k_row(p.v, b, j, hd.kvh);
-      for (int64_t x = 0; x < hd.dv; ++x) hd.v[j * hd.dv + x] = load_as_double(p.v, row + x);
+      const int64_t row = pr.k_row(v.tensor(), b, j, hd.kvh);
+      for (int64_t x = 0; x < hd.dv; ++x) hd.v[j * hd.dv + x] = v(row + x);
     }
   }
   hd.logit_scale = pr.scale;

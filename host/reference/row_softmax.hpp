@@ -14,7 +14,8 @@ namespace attnkit::reference {
 
 inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-/// Inputs of one (sequence b, query head h), converted to double once.
+/// Inputs of one (sequence b, query head h), converted to double once (K and V through
+/// KvReader: an FP8 cache arrives dequantised).
 struct HeadData {
   int64_t b = 0, h = 0, kvh = 0;
   int64_t sq = 0, sk = 0;        // this sequence's lengths
@@ -29,6 +30,30 @@ struct HeadData {
   // Block mask of this head: allowed[qb * nkb + kb] (empty when no block mask).
   std::vector<uint8_t> block_allowed;
   int64_t block_q = 0, block_k = 0, nkb = 0;
+};
+
+/// Reads K or V of one kv head as attention sees it: the stored element times the FP8
+/// cache's scale for that head (exact in double: an FP8 value has 4 significant bits and a
+/// float32 scale 24), or the element itself when K/V are not an FP8 cache. The only way the
+/// reference reads K and V, so no reader can forget the scale.
+class KvReader {
+ public:
+  /// \brief K of kv head `kvh` (scaled by k_scale when K is float8).
+  static KvReader keys(const detail::Problem& pr, const AttentionParams& p, int64_t kvh) {
+    return KvReader(pr, p.k, p.k_scale, kvh);
+  }
+  /// \brief V of kv head `kvh` (scaled by v_scale when V is float8).
+  static KvReader values(const detail::Problem& pr, const AttentionParams& p, int64_t kvh) {
+    return KvReader(pr, p.v, p.v_scale, kvh);
+  }
+  /// \brief Element `offset` of the tensor (its kv head's rows only), dequantised.
+  double operator()(int64_t offset) const;
+  const TensorView& tensor() const { return t_; }
+
+ private:
+  KvReader(const detail::Problem& pr, const TensorView& t, const TensorView& scale, int64_t kvh);
+  TensorView t_;
+  double scale_ = 1.0;
 };
 
 /// \brief Loads the inputs of (b, h). `with_v` = false skips V (statistics passes).

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "attnkit/merge.hpp"
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
 #include "attnkit/tensor.hpp"

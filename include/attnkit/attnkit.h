@@ -36,7 +36,9 @@ typedef enum attnkit_dtype {
   ATTNKIT_DTYPE_FLOAT16 = 1,
   ATTNKIT_DTYPE_BFLOAT16 = 2,
   ATTNKIT_DTYPE_INT32 = 3,
-  ATTNKIT_DTYPE_UINT8 = 4
+  ATTNKIT_DTYPE_UINT8 = 4,
+  ATTNKIT_DTYPE_FLOAT8_E4M3 = 5, /* OCP FP8 E4M3 ("e4m3fn"): K/V caches only, with k_scale / v_scale */
+  ATTNKIT_DTYPE_FLOAT8_E5M2 = 6  /* OCP FP8 E5M2: K/V caches only, with k_scale / v_scale */
 } attnkit_dtype;
 
 /** Where a tensor's memory lives (attnkit::DeviceKind). */
@@ -142,6 +144,12 @@ typedef struct attnkit_attention_params {
   attnkit_rectification rectify;
   attnkit_gate gate;
   void* stream; /* cudaStream_t for device calls; NULL = default stream */
+  /* FP8 KV cache (appended last, so the offsets of the fields above never move): with k, v
+   * float8 (both ATTNKIT_DTYPE_FLOAT8_E4M3 or both _E5M2; q and o stay float16 / bfloat16,
+   * float32 too on the host), attention runs on k_scale * k and v_scale * v. float32 [1]
+   * (per tensor) or [Hkv] (per kv head); required with float8 k / v, absent otherwise. */
+  attnkit_tensor k_scale;
+  attnkit_tensor v_scale;
 } attnkit_attention_params;
 
 /** Outputs of attnkit_attention_stats; each optional, at least one required. Column
@@ -375,4 +383,5 @@ attnkit_status attnkit_rectified_attention(const attnkit_attention_params* param
 } /* extern "C" */
 #endif
 
+#include "attnkit/attnkit_merge.h" /* merging partial attention states */
 #endif /* ATTNKIT_ATTNKIT_H_ */

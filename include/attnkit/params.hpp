@@ -78,6 +78,13 @@ struct AttentionParams {
   int64_t max_seqlen_q = -1;
   int64_t max_seqlen_k = -1;
 
+  /// FP8 KV cache: K and V may be float8 (kFloat8E4M3 or kFloat8E5M2, both the same) while Q
+  /// and O stay float16 / bfloat16 (float32 too on the host). The cache holds K / k_scale
+  /// and V / v_scale: attention runs on k_scale * K and v_scale * V, dequantised exactly.
+  /// float32 [1] (per tensor) or [Hkv] (per kv head); required with FP8 K / V, absent otherwise.
+  TensorView k_scale;
+  TensorView v_scale;
+
   /// Paged KV cache (replaces cu_seqlens_k; max_seqlen_k is required when the page table
   /// lives in device memory).
   PagedKV paged_kv;

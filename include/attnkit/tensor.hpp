@@ -14,6 +14,8 @@ enum class DType : int {
   kBFloat16 = 2,
   kInt32 = 3,
   kUInt8 = 4,
+  kFloat8E4M3 = 5,  ///< OCP FP8 E4M3 ("e4m3fn": bias 7, no infinities, NaN = S.1111.111); K/V caches only
+  kFloat8E5M2 = 6,  ///< OCP FP8 E5M2 (bias 15, IEEE-like infinities and NaNs); K/V caches only
 };
 
 /// \brief Where a tensor's memory lives. All tensors of one call live on one side.
@@ -26,7 +28,9 @@ inline constexpr int kMaxRank = 4;
 
 /// \brief Size in bytes of one element of `dtype`.
 constexpr int dtype_size(DType dtype) {
-  return dtype == DType::kFloat16 || dtype == DType::kBFloat16 ? 2 : dtype == DType::kUInt8 ? 1 : 4;
+  return dtype == DType::kFloat16 || dtype == DType::kBFloat16 ? 2
+         : dtype == DType::kUInt8 || dtype == DType::kFloat8E4M3 || dtype == DType::kFloat8E5M2 ? 1
+                                                                                                 : 4;
 }
 
 /// \brief Printable name of `dtype` ("float32", "float16", ...).

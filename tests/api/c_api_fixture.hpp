@@ -85,6 +85,8 @@ inline attnkit_attention_params c_params(const AttentionParams& p) {
   c.gate.g = c_tensor(p.gate.g);
   c.gate.activation = static_cast<int>(p.gate.activation);
   c.stream = p.stream;
+  c.k_scale = c_tensor(p.k_scale);
+  c.v_scale = c_tensor(p.v_scale);
   return c;
 }
 

@@ -23,7 +23,8 @@ TEST(CApiDefaults, AttentionParamsEqualCppDefaults) {
                          {&d.head_scale, &c.head_scale}, {&d.log_gamma, &c.log_gamma},
                          {&d.sink_logit, &c.sink_logit}, {&d.block_mask.kv_count, &c.block_mask.kv_count},
                          {&d.block_mask.kv_index, &c.block_mask.kv_index}, {&d.rectify.r, &c.rectify.r},
-                         {&d.rectify.c, &c.rectify.c}, {&d.gate.g, &c.gate.g}}) {
+                         {&d.rectify.c, &c.rectify.c}, {&d.gate.g, &c.gate.g}, {&d.k_scale, &c.k_scale},
+                         {&d.v_scale, &c.v_scale}}) {
     expect_same_tensor(*cpp, *ct);
   }
   EXPECT_EQ(c.max_seqlen_q, d.max_seqlen_q);

@@ -24,7 +24,9 @@ TEST_F(CApiTest, OutOfRangeEnumsAndRanksAreRejected) {
       {"o.device", [](attnkit_attention_params* p) { p->o.device = -7; }},
       {"lse.rank", [](attnkit_attention_params* p) { p->lse.rank = 5; }},
       {"q.rank", [](attnkit_attention_params* p) { p->q.rank = -1; }},
-      {"sink_logit.dtype", [](attnkit_attention_params* p) { p->sink_logit.dtype = 5; }},
+      {"sink_logit.dtype", [](attnkit_attention_params* p) { p->sink_logit.dtype = 7; }},  // 5, 6: float8
+      {"k_scale.dtype", [](attnkit_attention_params* p) { p->k_scale = p->sink_logit; p->k_scale.dtype = 7; }},
+      {"v_scale.rank", [](attnkit_attention_params* p) { p->v_scale.rank = 5; }},
       {"block_mask.kv_count.dtype", [](attnkit_attention_params* p) { p->block_mask.kv_count.dtype = 1000; }},
       {"block_mask.kv_index.rank", [](attnkit_attention_params* p) { p->block_mask.kv_index.rank = 9; }},
       {"rectify.c.device", [](attnkit_attention_params* p) { p->rectify.c.device = 3; }},

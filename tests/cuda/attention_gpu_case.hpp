@@ -17,6 +17,7 @@
 #include "attnkit/attention.hpp"
 #include "common/test_tensors.hpp"
 #include "cuda/cuda_test_util.hpp"
+#include "host/numeric.hpp"
 
 namespace attnkit_test {
 
@@ -43,6 +44,8 @@ struct GpuCase {
   bool gate_sigmoid = true;
   bool gate_packed = false;  // elementwise gate read in place beside Q ([..., 2D] buffer)
   bool lse = true;
+  DType kv_fp8 = DType::kFloat32;  // kFloat8E4M3 / kFloat8E5M2: K and V as an FP8 cache (quantize_kv)
+  bool kv_scale_per_head = false;  // its scales [Hkv] (else [1])
 };
 
 /// gtest prints parameters in test listings: show the case name, not its bytes.
@@ -73,6 +76,49 @@ inline HostTensor per_head(int64_t hq, const std::vector<double>& values) {
   HostTensor t(DType::kFloat32, {hq});
   for (int64_t h = 0; h < hq; ++h) t.set(h, values[h % values.size()]);
   return t;
+}
+
+/// \brief Replaces K and V by an FP8 cache (`format`) holding them quantised: element x of
+/// kv head h becomes fp8(x / scale[h]) with scale[h] = max |x| of that head / the format's
+/// largest finite value (or one scale over all heads), stored in the same storage layout
+/// (NaN poison stays NaN). The call then runs on exactly the dequantised values, which the
+/// CPU reference reads too.
+inline void quantize_kv(BuiltCall* host, DType format, bool per_head) {
+  attnkit::AttentionParams& p = host->params;
+  const attnkit::detail::Fp8Format& f =
+      format == DType::kFloat8E5M2 ? attnkit::detail::kFp8E5M2 : attnkit::detail::kFp8E4M3;
+  const int head_axis = p.k.rank - 2;
+  const int64_t hkv = p.k.shape[head_axis];
+  HostTensor& k_scale = host->add(DType::kFloat32, {per_head ? hkv : 1});
+  HostTensor& v_scale = host->add(DType::kFloat32, {per_head ? hkv : 1});
+  const std::pair<attnkit::TensorView*, HostTensor*> kv[2] = {{&p.k, &k_scale}, {&p.v, &v_scale}};
+  for (const auto& [view, scale] : kv) {
+    // The storage behind the view, and every element's kv head (its offset within a row).
+    HostTensor* storage = nullptr;
+    for (const auto& s : host->store) {
+      const auto* at = static_cast<const unsigned char*>(view->data);
+      if (at >= s->bytes.data() && at < s->bytes.data() + s->bytes.size()) storage = s.get();
+    }
+    const int64_t offset = (static_cast<const unsigned char*>(view->data) - storage->bytes.data()) /
+                           attnkit::dtype_size(view->dtype);
+    const int64_t head_stride = view->stride[head_axis], n = storage->numel();
+    auto head_of = [&](int64_t i) { return per_head ? ((i - offset) / head_stride) % hkv : 0; };
+    std::vector<double> amax(static_cast<size_t>(hkv), 0.0);
+    for (int64_t i = offset; i < n; ++i) {
+      const double x = storage->get(i);
+      if (std::isfinite(x)) amax[head_of(i)] = std::max(amax[head_of(i)], std::fabs(x));
+    }
+    for (int64_t h = 0; h < scale->numel(); ++h) scale->set(h, amax[h] > 0.0 ? amax[h] / f.max_finite : 1.0);
+    HostTensor& q8 = host->add(format, {n});
+    for (int64_t i = 0; i < n; ++i) {
+      const double sc = i >= offset ? scale->get(head_of(i)) : 1.0;
+      q8.ptr<uint8_t>()[i] = attnkit::detail::double_to_fp8_bits(storage->get(i) / sc, f);
+    }
+    view->dtype = format;
+    view->data = q8.bytes.data() + offset;
+  }
+  p.k_scale = k_scale.view;
+  p.v_scale = v_scale.view;
 }
 
 /// \brief Builds the host call for `c` with head dim d and dtype.
@@ -204,6 +250,7 @@ inline void build_call(const GpuCase& c, int64_t d, DType dtype, uint64_t seed, 
   if (c.gate != GateKind::kNone) {
     p.gate.activation = c.gate_sigmoid ? attnkit::GateActivation::kSigmoid : attnkit::GateActivation::kIdentity;
   }
+  if (c.kv_fp8 != DType::kFloat32) quantize_kv(out, c.kv_fp8, c.kv_scale_per_head);
 }
 
 /// Device copies of every storage a call uses (a storage shared by two views, as a packed

@@ -78,6 +78,9 @@ std::vector<DecodeCase> feature_cases() {
   { DecodeCase c = named("key_bias_all_keys_neg_inf", 1, 400); c.call.log_gamma = {0.5, -kInf}; c.call.bias_begin = 0; c.call.bias_end = 400; v.push_back(c); }
   { DecodeCase c = named("learned_sink", 1, 3000); c.call.sink_logit = {0.5, -1.0, 3.0, -kInf}; c.call.causal = true; v.push_back(c); }
   { DecodeCase c = named("learned_sink_huge", 1, 2000); c.call.sink_logit = {1e4, 2.0}; v.push_back(c); }
+  { DecodeCase c = named("fp8_e4m3_per_tensor", 1, 3000); c.call.kv_fp8 = DType::kFloat8E4M3; c.call.causal = true; v.push_back(c); }
+  { DecodeCase c = named("fp8_e5m2_per_head_gqa_sinks", 4, 2500); c.call.kv_fp8 = DType::kFloat8E5M2; c.call.kv_scale_per_head = true; c.call.hq = 8; c.call.hkv = 2; c.call.sink_logit = {0.5, -1.0}; v.push_back(c); }
+  { DecodeCase c = named("fp8_e4m3_paged_window", 1, 5000); c.call.kv_fp8 = DType::kFloat8E4M3; c.call.kv_scale_per_head = true; c.page_size = 64; c.call.causal = true; c.call.window_left = 300; c.call.sink_tokens = 4; v.push_back(c); }
   { DecodeCase c = named("learned_sink_near_float_max", 1, 2000); c.call.sink_logit = {2.3e38, 2.4e38, 3.4e38, 1e4}; v.push_back(c); }
   { DecodeCase c = named("learned_sink_below_minus_float_max_empty_rows", 8, 3); c.call.causal = true; c.call.sink_logit = {-2.3e38, -2.4e38, -3.4e38, -1e4}; v.push_back(c); }
   { DecodeCase c = named("learned_sink_rows_without_keys", 6, 2); c.call.sink_logit = {1.0, -2.0}; c.call.causal = true; v.push_back(c); }

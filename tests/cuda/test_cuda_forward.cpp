@@ -49,6 +49,8 @@ std::vector<GpuCase> feature_cases() {
   { GpuCase c = named("key_bias_all_keys_neg_inf"); c.log_gamma = {0.5, -kInf}; c.bias_begin = 0; c.bias_end = 200; v.push_back(c); }
   { GpuCase c = named("learned_sink"); c.sink_logit = {0.5, -1.0, 3.0, -kInf}; c.causal = true; v.push_back(c); }
   { GpuCase c = named("learned_sink_huge"); c.sink_logit = {1e4, 2.0}; v.push_back(c); }
+  { GpuCase c = named("fp8_e4m3_kv_causal_gqa"); c.kv_fp8 = DType::kFloat8E4M3; c.causal = true; c.hq = 8; c.hkv = 2; v.push_back(c); }
+  { GpuCase c = named("fp8_e5m2_kv_per_head_varlen"); c.kv_fp8 = DType::kFloat8E5M2; c.kv_scale_per_head = true; c.varlen_q = {100, 0, 257}; c.varlen_k = {120, 0, 300}; v.push_back(c); }
   { GpuCase c = named("learned_sink_near_float_max"); c.sink_logit = {2.3e38, 2.4e38, 3.4e38, 1e4}; c.sq = 70; c.sk = 90; v.push_back(c); }
   { GpuCase c = named("learned_sink_below_minus_float_max_empty_rows"); c.sink_logit = {-2.3e38, -2.4e38, -3.4e38, -1e4}; c.causal = true; c.sq = 70; c.sk = 40; v.push_back(c); }
   { GpuCase c = named("learned_sink_rows_without_keys"); c.sink_logit = {1.0, -2.0}; c.causal = true; c.sq = 300; c.sk = 77; v.push_back(c); }

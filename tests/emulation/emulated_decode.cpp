@@ -32,9 +32,9 @@ namespace attnkit::cuda_backend {
 constexpr size_t kDecodeSharedCapacity = 160 * 1024;
 alignas(128) unsigned char smem[kDecodeSharedCapacity];
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 Status launch_decode(const DecodeParams& params, cudaStream_t) {
-  using Traits = DecodeTraits<kHeadDim, kIsBf16>;
+  using Traits = DecodeTraits<kHeadDim, kIsBf16, kKvFp8>;
   static_assert(Traits::kSmemBytes <= kDecodeSharedCapacity, "the emulated shared memory holds every instance");
   attnkit_emu::set_shared_memory(smem, sizeof(smem));
   attnkit_emu::LaunchConfig split;
@@ -57,19 +57,19 @@ Status launch_decode(const DecodeParams& params, cudaStream_t) {
   return Status::ok();
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 cudaError_t decode_kernel_attributes(cudaFuncAttributes*) {
   return cudaSuccess;
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int decode_smem_bytes() {
-  return DecodeTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return DecodeTraits<kHeadDim, kIsBf16, kKvFp8>::kSmemBytes;
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int decode_rows_per_cta() {
-  return DecodeTraits<kHeadDim, kIsBf16>::kRowsPerCta;
+  return DecodeTraits<kHeadDim, kIsBf16, kKvFp8>::kRowsPerCta;
 }
 
 }  // namespace attnkit::cuda_backend

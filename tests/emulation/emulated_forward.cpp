@@ -33,9 +33,9 @@ namespace attnkit::cuda_backend {
 constexpr size_t kSharedCapacity = 160 * 1024;
 alignas(128) uint4 smem_buffer[kSharedCapacity / sizeof(uint4)];
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 Status launch_fwd(const FwdParams& params, int grid_m, cudaStream_t) {
-  using Traits = KernelTraits<kHeadDim, kIsBf16>;
+  using Traits = KernelTraits<kHeadDim, kIsBf16, kKvFp8>;
   attnkit_emu::set_shared_memory(smem_buffer, sizeof(smem_buffer));
   attnkit_emu::LaunchConfig config;
   config.grid = dim3(static_cast<unsigned>(grid_m), static_cast<unsigned>(params.hq),
@@ -47,14 +47,14 @@ Status launch_fwd(const FwdParams& params, int grid_m, cudaStream_t) {
   return Status::ok();
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 cudaError_t fwd_kernel_attributes(cudaFuncAttributes*) {
   return cudaSuccess;
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, bool kKvFp8>
 int fwd_smem_bytes() {
-  return KernelTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return KernelTraits<kHeadDim, kIsBf16, kKvFp8>::kSmemBytes;
 }
 
 }  // namespace attnkit::cuda_backend

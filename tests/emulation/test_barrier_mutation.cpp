@@ -65,6 +65,9 @@ std::vector<Probe> probes() {
   dense.sq = 70;
   dense.sk = 203;
   prefill("prefill_dense_4_tiles", dense, 64, DType::kBFloat16);
+  GpuCase fp8_prefill = dense;  // the FP8 cache's staged pipeline on the prefill kernel
+  fp8_prefill.kv_fp8 = DType::kFloat8E5M2;
+  prefill("prefill_fp8_4_tiles", fp8_prefill, 64, DType::kFloat16);
   GpuCase causal = dense;
   causal.causal = true;
   causal.sq = 130;
@@ -80,6 +83,11 @@ std::vector<Probe> probes() {
   gqa.call.hq = 4;
   gqa.call.hkv = 1;
   decode("decode_gqa_3_splits", gqa, 64, DType::kFloat16, 3);
+  DecodeCase fp8 = named("decode_fp8", 2, 300);  // the FP8 cache's staged pipeline: 5 tiles
+  fp8.call.batch = 1;
+  fp8.call.hq = fp8.call.hkv = 1;
+  fp8.call.kv_fp8 = DType::kFloat8E4M3;
+  decode("decode_fp8_5_tiles", fp8, 64, DType::kBFloat16, 1);
   return v;
 }
 

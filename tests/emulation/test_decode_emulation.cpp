@@ -262,6 +262,50 @@ std::vector<EmuDecodeCase> curated_cases() {
     c.call.hq = 4;
     v.push_back(at(c, 256, kBf16));
   }
+  // FP8 KV caches (kernel instances with kKvFp8): K / V staged as E4M3 or E5M2 bytes and
+  // converted exactly in shared memory; scales per tensor or per kv head.
+  {
+    DecodeCase c = small("fp8_e4m3_per_tensor_splits", 1, 700);
+    c.call.kv_fp8 = DType::kFloat8E4M3;
+    c.call.sink_logit = {0.5, -1.0};
+    v.push_back(at(c, 64, kBf16, /*min_splits=*/2));
+  }
+  {
+    DecodeCase c = small("fp8_e5m2_per_head_gqa_causal", 4, 300);
+    c.call.kv_fp8 = DType::kFloat8E5M2;
+    c.call.kv_scale_per_head = true;
+    c.call.hq = 8;
+    c.call.causal = true;
+    c.call.window_left = 100;
+    c.call.sink_tokens = 3;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    DecodeCase c = small("fp8_e4m3_per_head_varlen_empty", 0, 0);
+    c.call.kv_fp8 = DType::kFloat8E4M3;
+    c.call.kv_scale_per_head = true;
+    c.call.hq = 4;
+    c.call.varlen_q = {2, 0, 1};
+    c.call.varlen_k = {200, 0, 90};
+    c.call.head_scale = {0.5, 1.0, 2.0, 1.5};
+    c.call.log_gamma = {1.0, -2.0, 0.5, 0.0};
+    v.push_back(at(c, 128, kFp16));
+  }
+  v.push_back(at(paged([] {
+                       DecodeCase c = small("fp8_e5m2_everything", 3, 800);
+                       c.call.kv_fp8 = DType::kFloat8E5M2;
+                       c.call.hq = 4;
+                       c.call.causal = true;
+                       c.call.sink_logit = {0.3, -0.2};
+                       c.call.mask_block_q = 64;
+                       c.call.mask_block_k = 64;
+                       c.call.mask_density = 0.6;
+                       c.call.rectify_block_q = 64;
+                       c.call.gate = GateKind::kElementwise;
+                       return c;
+                     }(),
+                     16),
+                 256, kBf16, /*min_splits=*/2));
   return v;
 }
 
@@ -297,6 +341,19 @@ TEST(DecodeKernelEmulationSplits, MoreSplitsThanTilesMergeAsEmpty) {
   attnkit_emu::DecodeRun run;
   expect_within(run_emulated(e, &run, /*force_splits=*/16), tolerance_for(e.dtype));
   EXPECT_EQ(run.num_splits, 16);
+}
+
+// An FP8 cache runs the FP8 instance, says so in explain(), and reads the same values as a
+// 16-bit cache holding the dequantised keys would give (the CPU reference, within tolerance).
+TEST(DecodeKernelEmulationFp8, RunsTheFp8InstanceForBothFormats) {
+  for (const DType format : {DType::kFloat8E4M3, DType::kFloat8E5M2}) {
+    DecodeCase c = small("fp8_instance", 2, 300);
+    c.call.kv_fp8 = format;
+    const EmuDecodeCase e = at(c, 64, DType::kFloat16);
+    attnkit_emu::DecodeRun run;
+    expect_within(run_emulated(e, &run), tolerance_for(e.dtype));
+    EXPECT_NE(run.kernel.find(std::string("kv=") + attnkit::dtype_name(format)), std::string::npos) << run.kernel;
+  }
 }
 
 // ---- self-check: a wrong emulation must fail ----------------------------------------

@@ -243,6 +243,38 @@ std::vector<EmuCase> curated_cases() {
     v.push_back(at(c, 256, kFp16));
   }
   {
+    // FP8 caches on the prefill kernel (kKvFp8 instances): raw tiles staged, converted exactly.
+    GpuCase c = small("fp8_e4m3_causal_gqa_sinks", 113, 203);
+    c.hq = 4;
+    c.kv_fp8 = DType::kFloat8E4M3;
+    c.causal = true;
+    c.sink_logit = {0.5, -1.0, 2.0, -kInf};
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("fp8_e5m2_per_head_varlen_mask_gate", 0, 0);
+    c.hq = 4;
+    c.kv_fp8 = DType::kFloat8E5M2;
+    c.kv_scale_per_head = true;
+    c.varlen_q = {70, 0, 33};
+    c.varlen_k = {140, 10, 0};
+    c.mask_block_q = 64;
+    c.mask_block_k = 64;
+    c.mask_density = 0.7;
+    c.gate = GateKind::kHeadwise;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("fp8_e4m3_per_head_window", 90, 150);
+    c.hq = c.hkv = 1;
+    c.kv_fp8 = DType::kFloat8E4M3;
+    c.kv_scale_per_head = true;
+    c.causal = true;
+    c.window_left = 40;
+    c.sink_tokens = 2;
+    v.push_back(at(c, 256, kBf16));
+  }
+  {
     // d256 walks 32-key tiles (kernel_traits.cuh): a 64-key mask block is two of them,
     // and the window / sink-token gap is skipped at 32-key granularity.
     GpuCase c = small("block_mask_64x64_window_sinks", 150, 230);

@@ -28,8 +28,18 @@ inline bool is_float_dtype(int dtype) {
   return dtype == ATTNKIT_DTYPE_FLOAT32 || dtype == ATTNKIT_DTYPE_FLOAT16 || dtype == ATTNKIT_DTYPE_BFLOAT16;
 }
 
+/// The FP8 KV cache formats (K and V only, with k_scale / v_scale).
+inline bool is_fp8_dtype(int dtype) {
+  return dtype == ATTNKIT_DTYPE_FLOAT8_E4M3 || dtype == ATTNKIT_DTYPE_FLOAT8_E5M2;
+}
+
+/// A dtype value the library accepts (attnkit_dtype), for sizing views.
+inline bool is_known_dtype(int dtype) { return dtype >= ATTNKIT_DTYPE_FLOAT32 && dtype <= ATTNKIT_DTYPE_FLOAT8_E5M2; }
+
 inline int element_bytes(int dtype) {
-  return dtype == ATTNKIT_DTYPE_FLOAT16 || dtype == ATTNKIT_DTYPE_BFLOAT16 ? 2 : dtype == ATTNKIT_DTYPE_UINT8 ? 1 : 4;
+  return dtype == ATTNKIT_DTYPE_FLOAT16 || dtype == ATTNKIT_DTYPE_BFLOAT16             ? 2
+         : dtype == ATTNKIT_DTYPE_UINT8 || is_fp8_dtype(dtype) ? 1
+                                                                                       : 4;
 }
 
 // ---- tensors backed by buffers that cover their views ----------------------------

@@ -16,8 +16,10 @@ namespace {
 
 constexpr uint8_t kSentinel = 0xFF;  // NaN in float32, float16 and bfloat16; -1 in int32
 
-/// Is the element at `p` (of a float dtype) NaN / finite?
+/// Is the element at `p` (of a float dtype, FP8 included) NaN / finite?
 bool element_is_nan(const uint8_t* p, int dtype) {
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E4M3) return (*p & 0x7fu) == 0x7fu;                        // S.1111.111
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E5M2) return (*p & 0x7cu) == 0x7cu && (*p & 0x03u) != 0;  // S.11111.xx
   if (dtype == ATTNKIT_DTYPE_FLOAT32) {
     float f;
     std::memcpy(&f, p, 4);
@@ -29,6 +31,8 @@ bool element_is_nan(const uint8_t* p, int dtype) {
                                         : (h & 0x7f80u) == 0x7f80u && (h & 0x7fu) != 0;
 }
 bool element_is_finite(const uint8_t* p, int dtype) {
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E4M3) return (*p & 0x7fu) != 0x7fu;  // no infinities
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E5M2) return (*p & 0x7cu) != 0x7cu;
   if (dtype == ATTNKIT_DTYPE_FLOAT32) {
     float f;
     std::memcpy(&f, p, 4);
@@ -49,7 +53,7 @@ std::vector<std::vector<uint8_t>> snapshot(const Call& call) {
 /// Byte ranges of `b`'s buffer that its view addresses (element size of its dtype).
 std::vector<bool> addressed_bytes(const Backed& b) {
   std::vector<bool> mask(b.bytes.size(), false);
-  if (!b.host_backed || b.t.dtype < 0 || b.t.dtype > 4) return mask;
+  if (!b.host_backed || !is_known_dtype(b.t.dtype)) return mask;
   const int eb = element_bytes(b.t.dtype);
   for_each_offset(b.t, [&](int64_t off) {
     const int64_t byte = static_cast<int64_t>(b.origin) + off * eb;
@@ -89,6 +93,8 @@ void print_call(const attnkit_attention_params& p) {
   print_tensor("rectify.r", p.rectify.r);
   print_tensor("rectify.c", p.rectify.c);
   print_tensor("gate.g", p.gate.g);
+  print_tensor("k_scale", p.k_scale);
+  print_tensor("v_scale", p.v_scale);
   std::fprintf(stderr,
                "  max_seqlen=%lld/%lld has_scale=%d scale=%g causal=%d window=%lld/%lld sink_tokens=%lld "
                "bias=[%lld, %lld) block=%d/%d rectify.block_q=%d gate.activation=%d\n",
@@ -110,6 +116,8 @@ void print_call(const attnkit_attention_params& p) {
   floats("head_scale", p.head_scale);
   floats("log_gamma", p.log_gamma);
   floats("sink_logit", p.sink_logit);
+  floats("k_scale", p.k_scale);
+  floats("v_scale", p.v_scale);
 }
 
 namespace {
@@ -137,10 +145,13 @@ void check_explain(const attnkit_attention_params* p, FuzzedDataProvider& in, in
   if (s != ATTNKIT_STATUS_OK && want_length) FUZZ_CHECK(length == 0, "explain error left length %zu", length);
 }
 
-/// Whether every float input the library does not validate is finite (the NaN rule).
+/// Whether every float input the library does not validate is finite (the NaN rule); an
+/// FP8 K / V counts too (its NaN codes reach O, as a float NaN would).
 bool inputs_finite(const Call& call) {
   for (const Backed& b : call.tensors) {
-    if (b.is_output || !b.check_finite || !b.host_backed || !is_float_dtype(b.t.dtype)) continue;
+    if (b.is_output || !b.check_finite || !b.host_backed || !(is_float_dtype(b.t.dtype) || is_fp8_dtype(b.t.dtype))) {
+      continue;
+    }
     const int eb = element_bytes(b.t.dtype);
     for (size_t i = 0; i + static_cast<size_t>(eb) <= b.bytes.size(); i += static_cast<size_t>(eb)) {
       if (!element_is_finite(b.bytes.data() + i, b.t.dtype)) return false;

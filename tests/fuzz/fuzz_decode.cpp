@@ -136,7 +136,7 @@ Backed* make_tensor(FuzzedDataProvider& in, Call* call, std::initializer_list<in
   }
   const size_t elems = static_cast<size_t>(hi - lo + 1);
   b->bytes.assign(elems * kElementBytes + kElementBytes, 0);
-  b->origin = static_cast<size_t>(-lo) * static_cast<size_t>(t.dtype >= 0 && t.dtype <= 4 ? element_bytes(t.dtype) : 4);
+  b->origin = static_cast<size_t>(-lo) * static_cast<size_t>(is_known_dtype(t.dtype) ? element_bytes(t.dtype) : 4);
   // An element offset o then lies at origin + o * element_bytes, inside `bytes` for
   // lo <= o <= hi (element_bytes <= kElementBytes); one spare element of slack lets
   // data_mode 3 shift the pointer off its dtype's alignment.
@@ -148,10 +148,29 @@ Backed* make_tensor(FuzzedDataProvider& in, Call* call, std::initializer_list<in
 
 namespace {
 
+/// FP8 contents from a random byte, kept finite (NaN / inf codes moved to finite ones):
+/// mode 2 mixes in the largest finite code and the smallest subnormal.
+uint8_t finite_fp8(uint32_t state, int dtype, int mode) {
+  uint8_t x = static_cast<uint8_t>(state >> 8);
+  if (mode == 2 && (state & 7u) == 0) x = (state & 8u) ? 0x01 : (dtype == ATTNKIT_DTYPE_FLOAT8_E4M3 ? 0x7e : 0x7b);
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E4M3 && (x & 0x7fu) == 0x7fu) x = static_cast<uint8_t>(x & ~1u);  // S.1111.111: NaN
+  if (dtype == ATTNKIT_DTYPE_FLOAT8_E5M2 && (x & 0x7cu) == 0x7cu) x = static_cast<uint8_t>(x & ~0x40u);  // inf / NaN
+  return static_cast<uint8_t>(x | (state & 0x80000000u ? 0x80u : 0u));
+}
+
 /// Float contents: deterministic normals, edge values, or raw fuzz bytes.
 void fill_float(FuzzedDataProvider& in, Backed* b, uint32_t seed) {
   if (!b->host_backed) return;
   const int mode = in.ConsumeIntegralInRange<int>(0, 3);
+  if (is_fp8_dtype(b->t.dtype) && mode != 3) {
+    uint32_t state = seed * 2654435761u + 777u;
+    for (uint8_t& x : b->bytes) {
+      state = state * 1664525u + 1013904223u;
+      x = finite_fp8(state, b->t.dtype, mode);
+    }
+    b->check_finite = true;
+    return;
+  }
   const int dtype = is_float_dtype(b->t.dtype) ? b->t.dtype : ATTNKIT_DTYPE_FLOAT32;
   const int eb = element_bytes(dtype);
   const size_t n = b->bytes.size() / static_cast<size_t>(eb);
@@ -200,6 +219,37 @@ void fill_head_values(FuzzedDataProvider& in, Backed* b) {
   for (size_t i = 0; i < n; ++i) {
     float f;
     if (in.ConsumeBool()) {
+      f = kValues[in.ConsumeIntegralInRange<size_t>(0, sizeof(kValues) / sizeof(kValues[0]) - 1)];
+    } else {
+      const uint32_t bits = in.ConsumeIntegral<uint32_t>();
+      std::memcpy(&f, &bits, 4);
+    }
+    std::memcpy(b->bytes.data() + i * 4, &f, 4);
+  }
+}
+
+/// FP8 dequantisation scales (k_scale, v_scale): the library accepts finite values > 0 in
+/// host memory, so zero, negative, NaN and inf here must be rejected; huge and tiny ones
+/// must not turn finite inputs into NaN outputs (the math is in double).
+void fill_scale_values(FuzzedDataProvider& in, Backed* b) {
+  if (!b->host_backed) return;
+  static constexpr float kValues[] = {1.0f,
+                                      0.5f,
+                                      3.0f,
+                                      0.0123f,
+                                      448.0f,
+                                      1e-30f,
+                                      std::numeric_limits<float>::denorm_min(),
+                                      std::numeric_limits<float>::max(),
+                                      0.0f,
+                                      -0.0f,
+                                      -1.0f,
+                                      std::numeric_limits<float>::infinity(),
+                                      std::numeric_limits<float>::quiet_NaN()};
+  const size_t n = b->bytes.size() / 4;
+  for (size_t i = 0; i < n; ++i) {
+    float f;
+    if (!in.ConsumeBool()) {  // the default (no fuzz bytes left) is 1.0: valid
       f = kValues[in.ConsumeIntegralInRange<size_t>(0, sizeof(kValues) / sizeof(kValues[0]) - 1)];
     } else {
       const uint32_t bits = in.ConsumeIntegral<uint32_t>();
@@ -266,6 +316,9 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
   const int64_t d = kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
   const int64_t dv = in.ConsumeBool() ? d : kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
   const int dtype = in.ConsumeIntegralInRange<int>(0, 2);
+  // K / V: Q's dtype (choices 0-5, 0 being the default) or an FP8 cache (6: e4m3, 7: e5m2).
+  const int kv_choice = in.ConsumeIntegralInRange<int>(0, 7);
+  const int kv_dtype = kv_choice == 6 ? ATTNKIT_DTYPE_FLOAT8_E4M3 : kv_choice == 7 ? ATTNKIT_DTYPE_FLOAT8_E5M2 : dtype;
   const uint32_t seed = in.ConsumeIntegral<uint32_t>();
 
   // Sequence lengths: batched Sq, Sk; varlen one pair per sequence plus spare rows.
@@ -290,13 +343,13 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
   Backed *q, *k, *v, *o;
   if (varlen) {
     q = make_tensor(in, call, {rows_q, hq, d}, dtype, false);
-    k = make_tensor(in, call, {rows_k, hkv, d}, dtype, false);
-    v = make_tensor(in, call, {rows_k, hkv, dv}, dtype, false);
+    k = make_tensor(in, call, {rows_k, hkv, d}, kv_dtype, false);
+    v = make_tensor(in, call, {rows_k, hkv, dv}, kv_dtype, false);
     o = make_tensor(in, call, {rows_q, hq, dv}, dtype, true);
   } else {
     q = make_tensor(in, call, {batch, max_sq, hq, d}, dtype, false);
-    k = make_tensor(in, call, {batch, max_sk, hkv, d}, dtype, false);
-    v = make_tensor(in, call, {batch, max_sk, hkv, dv}, dtype, false);
+    k = make_tensor(in, call, {batch, max_sk, hkv, d}, kv_dtype, false);
+    v = make_tensor(in, call, {batch, max_sk, hkv, dv}, kv_dtype, false);
     o = make_tensor(in, call, {batch, max_sq, hq, dv}, dtype, true);
   }
   fill_float(in, q, seed);
@@ -306,6 +359,17 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
   p->k = k->t;
   p->v = v->t;
   p->o = o->t;
+  // FP8 scales: [1] or [Hkv] each, usually present with an FP8 cache (rarely absent), and
+  // rarely given without one (rejected).
+  const bool fp8 = is_fp8_dtype(kv_dtype);
+  if (fp8 || in.ConsumeIntegralInRange<int>(0, 15) == 15) {
+    for (attnkit_tensor* scale : {&p->k_scale, &p->v_scale}) {
+      if (in.ConsumeIntegralInRange<int>(0, 15) == 15) continue;  // absent
+      Backed* s = make_tensor(in, call, {in.ConsumeBool() ? hkv : 1}, ATTNKIT_DTYPE_FLOAT32, false);
+      fill_scale_values(in, s);
+      *scale = s->t;
+    }
+  }
   if (in.ConsumeBool()) {
     Backed* lse = varlen ? make_tensor(in, call, {hq, rows_q}, ATTNKIT_DTYPE_FLOAT32, true)
                          : make_tensor(in, call, {batch, hq, max_sq}, ATTNKIT_DTYPE_FLOAT32, true);

@@ -1,4 +1,4 @@
 // Forward kernel instance: head dim 64, bf16. Every variant is a runtime flag inside.
 #include "cuda/attention/launch_template.cuh"
 
-ATTNKIT_INSTANTIATE_FWD(/*kHeadDim=*/64, /*kIsBf16=*/true)
+ATTNKIT_INSTANTIATE_FWD(/*kHeadDim=*/64, /*kIsBf16=*/true, /*kKvFp8=*/false)

@@ -1,4 +1,4 @@
 // Decode kernel instance: head dim 64, fp16. Every feature is a runtime flag inside.
 #include "cuda/decode/decode_launch_template.cuh"
 
-ATTNKIT_INSTANTIATE_DECODE(/*kHeadDim=*/64, /*kIsBf16=*/false)
+ATTNKIT_INSTANTIATE_DECODE(/*kHeadDim=*/64, /*kIsBf16=*/false, /*kKvFp8=*/false)

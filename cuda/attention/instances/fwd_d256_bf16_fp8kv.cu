@@ -1,0 +1,5 @@
+// Forward kernel instance: head dim 256, bf16 Q / O, FP8 (E4M3 or E5M2) K / V cache. Every
+// feature is a runtime flag inside.
+#include "cuda/attention/launch_template.cuh"
+
+ATTNKIT_INSTANTIATE_FWD(/*kHeadDim=*/256, /*kIsBf16=*/true, /*kKvFp8=*/true)
