@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/core/cp_async.cuh"
 #include "cuda/core/fp8_tile.cuh"
@@ -25,7 +26,7 @@
 namespace attnkit::cuda_backend {
 
 template <class Traits>
-__global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(Traits::kNumThreads, Traits::kMinCtasPerSm) decode_split_kernel(const DecodeParams p) {
   using Elem = typename Traits::Elem;
   using Tile = typename Traits::Tile;
   constexpr int kD = Traits::kHeadDim;
@@ -86,22 +87,45 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
   const Elem* g_v = static_cast<const Elem*>(f.v);
   // One K/V tile: keys at virtual positions [tile * kBlockN, + kBlockN); rows past v_end
   // are zero-filled (never read from memory), so no stale or NaN value meets P * V.
+  // Element offsets of virtual key v's K and V rows (0 when !valid), asked by every lane
+  // that copies one of its 16-byte chunks. A warp's lanes cover whole rows (kRowChunks
+  // consecutive lanes per row), so a paged cache's page table is read once per row and
+  // tile: by the row's chunk-0 lane, which hands the offsets to the others by shuffle.
+  // `paged` is std::true_type / std::false_type: the copy loops are compiled once per layout.
+  auto row_offsets = [&](auto paged, int v, bool valid, int c, int row_chunks, int64_t* k_off, int64_t* v_off) {
+    *k_off = *v_off = 0;
+    const int j = valid ? keys.key(v) : 0;
+    if constexpr (!decltype(paged)::value) {
+      if (valid) seq.kv_offsets(p, b, hk, j, k_off, v_off);
+    } else {
+      int32_t page = valid && c == 0 ? seq.page_of(p, b, j) : 0;
+      page = __shfl_sync(0xffffffffu, page, (threadIdx.x % 32) / row_chunks * row_chunks);
+      if (valid) DecodeSeq::paged_offsets(p, page, hk, j, k_off, v_off);
+    }
+  };
+  auto for_layout = [&](auto&& body) {
+    if (p.maybe_page_table != nullptr) {
+      body(std::true_type{});
+    } else {
+      body(std::false_type{});
+    }
+  };
+  static_assert(kChunks <= 32 && 32 % kChunks == 0 && Traits::kNumThreads % kChunks == 0,
+                "a warp covers whole rows of 16-byte chunks");
   auto load_tile = [&](int tile, int stage) {
     Elem* sk = s_k + stage * Traits::kKvTileElems;
     Elem* sv = s_v + stage * Traits::kKvTileElems;
-    for (int idx = threadIdx.x; idx < kBlockN * kChunks; idx += Traits::kNumThreads) {
-      const int row = idx / kChunks, c = idx % kChunks;
-      const int v = tile * kBlockN + row;
-      const bool valid = v < v_end;
-      int64_t k_off = 0, v_off = 0;
-      if (valid) {
-        seq.kv_offsets(p, b, hk, keys.key(v), &k_off, &v_off);
-        k_off += 8 * c;
-        v_off += 8 * c;
+    for_layout([&](auto paged) {
+      for (int idx = threadIdx.x; idx < kBlockN * kChunks; idx += Traits::kNumThreads) {
+        const int row = idx / kChunks, c = idx % kChunks;
+        const int v = tile * kBlockN + row;
+        const bool valid = v < v_end;
+        int64_t k_off, v_off;
+        row_offsets(paged, v, valid, c, kChunks, &k_off, &v_off);
+        cuda_core::cp_async_16(cuda_core::smem_address(sk + Tile::offset(row, c)), g_k + k_off + 8 * c, valid);
+        cuda_core::cp_async_16(cuda_core::smem_address(sv + Tile::offset(row, c)), g_v + v_off + 8 * c, valid);
       }
-      cuda_core::cp_async_16(cuda_core::smem_address(sk + Tile::offset(row, c)), g_k + k_off, valid);
-      cuda_core::cp_async_16(cuda_core::smem_address(sv + Tile::offset(row, c)), g_v + v_off, valid);
-    }
+    });
   };
 
   // FP8 caches: one tile's raw K and V bytes, row-major (kBlockN, kD), staged by cp.async
@@ -109,19 +133,17 @@ __global__ void __launch_bounds__(Traits::kNumThreads) decode_split_kernel(const
   const uint8_t* g_k8 = static_cast<const uint8_t*>(f.k);
   const uint8_t* g_v8 = static_cast<const uint8_t*>(f.v);
   auto load_tile_fp8 = [&](int tile) {
-    for (int idx = threadIdx.x; idx < kBlockN * Traits::kFp8Chunks; idx += Traits::kNumThreads) {
-      const int row = idx / Traits::kFp8Chunks, c = idx % Traits::kFp8Chunks;
-      const int v = tile * kBlockN + row;
-      const bool valid = v < v_end;
-      int64_t k_off = 0, v_off = 0;  // element offsets are byte offsets in an FP8 cache
-      if (valid) {
-        seq.kv_offsets(p, b, hk, keys.key(v), &k_off, &v_off);
-        k_off += 16 * c;
-        v_off += 16 * c;
+    for_layout([&](auto paged) {
+      for (int idx = threadIdx.x; idx < kBlockN * Traits::kFp8Chunks; idx += Traits::kNumThreads) {
+        const int row = idx / Traits::kFp8Chunks, c = idx % Traits::kFp8Chunks;
+        const int v = tile * kBlockN + row;
+        const bool valid = v < v_end;
+        int64_t k_off, v_off;  // element offsets are byte offsets in an FP8 cache
+        row_offsets(paged, v, valid, c, Traits::kFp8Chunks, &k_off, &v_off);
+        cuda_core::cp_async_16(cuda_core::smem_address(s_k8 + row * kD + 16 * c), g_k8 + k_off + 16 * c, valid);
+        cuda_core::cp_async_16(cuda_core::smem_address(s_v8 + row * kD + 16 * c), g_v8 + v_off + 16 * c, valid);
       }
-      cuda_core::cp_async_16(cuda_core::smem_address(s_k8 + row * kD + 16 * c), g_k8 + k_off, valid);
-      cuda_core::cp_async_16(cuda_core::smem_address(s_v8 + row * kD + 16 * c), g_v8 + v_off, valid);
-    }
+    });
   };
   // ... and their exact conversion into the 16-bit tiles the mma path reads (the scales are
   // the variant's: k_scale in the logits, v_scale in the output).

@@ -42,13 +42,23 @@ struct DecodeSeq {
     return static_cast<int64_t>(b) * s.batch + (q_row_start + i) * s.row + static_cast<int64_t>(h) * s.head;
   }
 
+  /// \brief The page of a paged cache holding key j of sequence b (a page-table read).
+  __device__ int32_t page_of(const DecodeParams& p, int b, int j) const {
+    return p.maybe_page_table[b * p.page_table_stride[0] + (j / p.page_size) * p.page_table_stride[1]];
+  }
+
+  /// \brief Element offsets of key j of kv head hk in K and in V, in `page` of a paged cache.
+  __device__ static void paged_offsets(const DecodeParams& p, int64_t page, int hk, int j, int64_t* k_off,
+                                       int64_t* v_off) {
+    const int64_t slot = j % p.page_size;
+    *k_off = page * p.k_page_stride + slot * p.k_slot_stride + static_cast<int64_t>(hk) * p.k_head_stride;
+    *v_off = page * p.v_page_stride + slot * p.v_slot_stride + static_cast<int64_t>(hk) * p.v_head_stride;
+  }
+
   /// \brief Element offsets of key j of kv head hk in K and in V.
   __device__ void kv_offsets(const DecodeParams& p, int b, int hk, int j, int64_t* k_off, int64_t* v_off) const {
     if (p.maybe_page_table != nullptr) {
-      const int64_t page = p.maybe_page_table[b * p.page_table_stride[0] + (j / p.page_size) * p.page_table_stride[1]];
-      const int64_t slot = j % p.page_size;
-      *k_off = page * p.k_page_stride + slot * p.k_slot_stride + static_cast<int64_t>(hk) * p.k_head_stride;
-      *v_off = page * p.v_page_stride + slot * p.v_slot_stride + static_cast<int64_t>(hk) * p.v_head_stride;
+      paged_offsets(p, page_of(p, b, j), hk, j, k_off, v_off);
       return;
     }
     const FwdParams& f = p.fwd;

@@ -51,6 +51,10 @@ struct DecodeTraits {
 
   static constexpr int kNumWarps = 4;
   static constexpr int kNumThreads = 32 * kNumWarps;
+  // __launch_bounds__' minimum CTAs per SM: 1 leaves registers uncapped. Without it ptxas
+  // picked its own caps (128 for d64, 168 for d128 with an FP8 cache) and spilled; shared
+  // memory bounds the decode CTAs per SM anyway (docs/resources.md).
+  static constexpr int kMinCtasPerSm = 1;
   static constexpr int kBlockN = kDecodeKeysPerTile;  // keys per pipeline stage
   static constexpr int kStepN = 16;   // keys per warp step (one m16n8k16 k-slice of P * V)
   static constexpr int kStepsPerTile = kBlockN / kStepN;

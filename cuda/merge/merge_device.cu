@@ -20,18 +20,7 @@ namespace {
 constexpr int64_t kMergeCtasPerSm = 16;
 
 /// (batch, row, head) strides of an O-side tensor: [B, S, H, X] or packed [N, H, X].
-RowStrides o_side_strides(const detail::MergeProblem& pr, const TensorView& t) {
-  RowStrides s;
-  if (pr.packed) {
-    s.row = t.stride[0];
-    s.head = t.stride[1];
-  } else {
-    s.batch = t.stride[0];
-    s.row = t.stride[1];
-    s.head = t.stride[2];
-  }
-  return s;
-}
+RowStrides o_side_strides(const detail::MergeProblem& pr, const TensorView& t) { return row_strides(t, pr.packed); }
 
 /// The same axes of an LSE tensor: [B, H, S] or packed [H, N].
 RowStrides lse_strides(const detail::MergeProblem& pr, const TensorView& t) {
