@@ -39,6 +39,7 @@ enum class Fault : int {
   kMmaSwapAHalves,     // mma reads A's a[1] (rows g+8, k 0-7) and a[2] (rows g, k 8-15) swapped
   kCpAsyncNoZeroFill,  // cp.async with src-size 0 leaves the destination as it was (NaN)
   kNoSyncthreads,      // __syncthreads returns at once
+  kLdmatrixSwapHalves, // ldmatrix puts the higher column / row in the low half of each register
 };
 
 /// \brief The active fault (test-only switch).

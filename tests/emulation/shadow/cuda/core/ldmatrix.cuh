@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "emu_runtime.hpp"
 
@@ -53,6 +54,7 @@ inline void ldmatrix_x4(uint32_t (&r)[4], uint32_t smem_row_address) {
       lo = load_b16(rows[8 * i + 2 * (lane % 4)][0] + 2 * (lane / 4));
       hi = load_b16(rows[8 * i + 2 * (lane % 4) + 1][0] + 2 * (lane / 4));
     }
+    if (attnkit_emu::g_fault == attnkit_emu::Fault::kLdmatrixSwapHalves) std::swap(lo, hi);
     r[i] = uint32_t{lo} | (uint32_t{hi} << 16);
   }
 }
