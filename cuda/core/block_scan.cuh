@@ -6,6 +6,8 @@
 // with __syncthreads, so the scratch can be reused by the next call at once.
 #pragma once
 
+#include "cuda/core/smem_access.cuh"
+
 namespace attnkit::cuda_core {
 
 /// Shared scratch of one block collective (place it in the kernel's shared memory layout).
@@ -33,12 +35,12 @@ template <int kThreads>
 __device__ __forceinline__ int block_exclusive_sum(BlockScanScratch<kThreads>& scratch, int value, int* total) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int inclusive = warp_inclusive_sum(value);
-  if (lane == 31) scratch.warp_total[warp] = inclusive;
+  if (lane == 31) st_shared(&scratch.warp_total[warp], inclusive);
   __syncthreads();
   int before = 0, sum = 0;
 #pragma unroll
   for (int w = 0; w < BlockScanScratch<kThreads>::kWarps; ++w) {
-    const int t = scratch.warp_total[w];
+    const int t = ld_shared(&scratch.warp_total[w]);
     before += w < warp ? t : 0;
     sum += t;
   }
@@ -53,11 +55,11 @@ __device__ __forceinline__ int block_all_reduce(BlockScanScratch<kThreads>& scra
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 #pragma unroll
   for (int offset = 16; offset > 0; offset /= 2) value = op(value, __shfl_xor_sync(0xffffffffu, value, offset));
-  if (lane == 0) scratch.warp_total[warp] = value;
+  if (lane == 0) st_shared(&scratch.warp_total[warp], value);
   __syncthreads();
-  int result = scratch.warp_total[0];
+  int result = ld_shared(&scratch.warp_total[0]);
 #pragma unroll
-  for (int w = 1; w < BlockScanScratch<kThreads>::kWarps; ++w) result = op(result, scratch.warp_total[w]);
+  for (int w = 1; w < BlockScanScratch<kThreads>::kWarps; ++w) result = op(result, ld_shared(&scratch.warp_total[w]));
   __syncthreads();
   return result;
 }

@@ -6,6 +6,7 @@
 // tile; the attention matrix is never stored. Launched by stats_kernel_launch.cu.
 #pragma once
 
+#include "cuda/core/smem_access.cuh"
 #include "cuda/stats/stats_device.cuh"
 #include "cuda/stats/stats_params.hpp"
 
@@ -29,7 +30,8 @@ __global__ void __launch_bounds__(kStatsThreads) lse_kernel(const FwdParams p, i
   const int m_last = min(m0 + kLseRows, info.seqlen_q) - 1;
   for (int e = tid; e < kLseRows * d; e += kStatsThreads) {
     const int row = e / d, x = e % d, i = m0 + row;
-    s_qt[x * kLseRows + row] = i <= m_last ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f;
+    cuda_core::st_shared(&s_qt[x * kLseRows + row],
+                         i <= m_last ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f);
   }
   const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
   const BlockMaskRow mask = p.maybe_kv_count != nullptr ? AttentionVariant::mask_row(p, b, h, m0 / p.mask_block_q)
@@ -41,24 +43,26 @@ __global__ void __launch_bounds__(kStatsThreads) lse_kernel(const FwdParams p, i
       __syncthreads();
       for (int idx = tid; idx < kKeyChunk * d; idx += kStatsThreads) {
         const int jj = idx / d, x = idx % d, j = j0 + jj;
-        s_k[idx] = j < e ? load_half<kIsBf16>(p.k, info.k_offset(p.k_stride, b, j, kvh) + x) : 0.0f;
+        cuda_core::st_shared(&s_k[idx], j < e ? load_half<kIsBf16>(p.k, info.k_offset(p.k_stride, b, j, kvh) + x) : 0.0f);
       }
       __syncthreads();
       for (int jj = grp; jj < kKeyChunk; jj += kStatsGroups) {
         const int j = j0 + jj;
         if (j >= e || i > m_last || !variant.visible(i, j)) continue;
         float dot = 0.0f;
-        for (int x = 0; x < d; ++x) dot += s_qt[x * kLseRows + r] * s_k[jj * d + x];
+        for (int x = 0; x < d; ++x) dot += cuda_core::ld_shared(&s_qt[x * kLseRows + r]) * cuda_core::ld_shared(&s_k[jj * d + x]);
         state.update(variant.logit(dot, j));
       }
     }
   });
-  s.m[grp][r] = state.m;
-  s.l[grp][r] = state.l;
+  cuda_core::st_shared(&s.m[grp][r], state.m);
+  cuda_core::st_shared(&s.l[grp][r], state.l);
   __syncthreads();
   if (grp != 0 || i > m_last) return;
   SoftmaxState all;  // the groups' states merged, in a fixed order; the sink joins once
-  for (int g = 0; g < kStatsGroups; ++g) all.merge(SoftmaxState{s.m[g][r], s.l[g][r]});
+  for (int g = 0; g < kStatsGroups; ++g) {
+    all.merge(SoftmaxState{cuda_core::ld_shared(&s.m[g][r]), cuda_core::ld_shared(&s.l[g][r])});
+  }
   p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride + (info.q_row_start + i) * p.lse_row_stride] =
       variant.finalize(all).lse;
 }
@@ -83,7 +87,8 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
   const int j_last = min(j0 + kTileKeys, info.seqlen_k) - 1;
   for (int e = tid; e < kTileKeys * d; e += kStatsThreads) {
     const int key = e / d, x = e % d, jk = j0 + key;
-    s_kt[x * kTileKeys + key] = jk <= j_last ? load_half<kIsBf16>(p.k, info.k_offset(p.k_stride, b, jk, kvh) + x) : 0.0f;
+    cuda_core::st_shared(&s_kt[x * kTileKeys + key],
+                         jk <= j_last ? load_half<kIsBf16>(p.k, info.k_offset(p.k_stride, b, jk, kvh) + x) : 0.0f);
   }
   const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
   const VisibilityMask& vis = variant.visibility;
@@ -120,19 +125,19 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
     __syncthreads();
     for (int e = tid; e < kRowChunk * d; e += kStatsThreads) {
       const int row = e / d, x = e % d, i = c0 + row;
-      s_q[e] = i < i_hi ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f;
+      cuda_core::st_shared(&s_q[e], i < i_hi ? load_half<kIsBf16>(p.q, info.q_offset(p.q_stride, b, i, h) + x) : 0.0f);
     }
     if (tid < kRowChunk && c0 + tid < i_hi) {
-      s.lse[tid] = to_log2(p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride +
-                                       (info.q_row_start + c0 + tid) * p.lse_row_stride]);  // log2 units
+      cuda_core::st_shared(&s.lse[tid], to_log2(p.maybe_lse[b * p.lse_batch_stride + h * p.lse_head_stride +
+                                       (info.q_row_start + c0 + tid) * p.lse_row_stride]));  // log2 units
     }
     __syncthreads();
     for (int rr = grp; rr < kRowChunk; rr += kStatsGroups) {
       const int i = c0 + rr;
       if (i >= i_hi || j > j_last || j < a.restrict_from || !variant.visible(i, j)) continue;
       float dot = 0.0f;
-      for (int x = 0; x < d; ++x) dot += s_q[rr * d + x] * s_kt[x * kTileKeys + jj];
-      const float lse = s.lse[rr];
+      for (int x = 0; x < d; ++x) dot += cuda_core::ld_shared(&s_q[rr * d + x]) * cuda_core::ld_shared(&s_kt[x * kTileKeys + jj]);
+      const float lse = cuda_core::ld_shared(&s.lse[rr]);
       // A visible key with a -inf logit is still seen (p = 0); a row without keys has p = 0.
       const float pij = lse == -INFINITY ? 0.0f : cuda_core::exp2_approx(variant.logit(dot, j) - lse);
       colsum += pij;
@@ -149,15 +154,15 @@ __global__ void __launch_bounds__(kStatsThreads) stats_kernel(const FwdParams p,
     }
   }
   flush();
-  s.sum[grp][jj] = colsum;
-  s.count[grp][jj] = colcount;
+  cuda_core::st_shared(&s.sum[grp][jj], colsum);
+  cuda_core::st_shared(&s.count[grp][jj], colcount);
   __syncthreads();
   if (grp != 0 || j > j_last) return;
   float sum = 0.0f;
   int cnt = 0;
   for (int g = 0; g < kStatsGroups; ++g) {  // fixed order: the columns are deterministic
-    sum += s.sum[g][jj];
-    cnt += s.count[g][jj];
+    sum += cuda_core::ld_shared(&s.sum[g][jj]);
+    cnt += cuda_core::ld_shared(&s.count[g][jj]);
   }
   if (a.col_sum != nullptr) a.col_sum[head * a.max_sk + j] = sum;
   if (a.col_count != nullptr) a.col_count[head * a.max_sk + j] = cnt;

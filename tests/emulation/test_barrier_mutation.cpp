@@ -18,6 +18,8 @@
 #include "emu_runtime.hpp"
 #include "emulated_decode.hpp"
 #include "emulated_forward.hpp"
+#include "emulated_stats.hpp"
+#include "cuda/stats_gpu_case.hpp"
 
 #ifndef ATTNKIT_SOURCE_DIR
 #error "ATTNKIT_SOURCE_DIR must name the project root"
@@ -27,7 +29,8 @@ namespace attnkit_test {
 namespace {
 
 /// The kernel sources under mutation, relative to the project root.
-const char* const kKernelSources[] = {"cuda/attention/fwd_kernel.cuh", "cuda/decode/decode_kernel.cuh"};
+const char* const kKernelSources[] = {"cuda/attention/fwd_kernel.cuh", "cuda/decode/decode_kernel.cuh",
+                                      "cuda/stats/stats_kernels.cuh", "cuda/core/block_scan.cuh"};
 
 struct Probe {
   std::string name;
@@ -88,6 +91,55 @@ std::vector<Probe> probes() {
   fp8.call.hq = fp8.call.hkv = 1;
   fp8.call.kv_fp8 = DType::kFloat8E4M3;
   decode("decode_fp8_5_tiles", fp8, 64, DType::kBFloat16, 1);
+  // The statistics passes (LSE pass, then column / block statistics) and ACT's detection,
+  // whose block scans hold block_scan.cuh's barriers: compared with the CPU reference.
+  auto compare_outputs = [](const attnkit::Status& status, const HostTensor& got, const HostTensor& ref) {
+    Outcome out;
+    out.status = status;
+    if (status.is_ok()) out.o = compare(got, ref);
+    return out;
+  };
+  GpuCase stats_case = dense;
+  stats_case.causal = true;
+  stats_case.sq = 90;
+  stats_case.sk = 150;
+  v.push_back({"stats_colsum_blockmass", [stats_case, compare_outputs] {
+                 BuiltCall host;
+                 build_call(stats_case, 64, DType::kFloat16, /*seed=*/43, &host);
+                 HostTensor ref(DType::kFloat32, {1, 1, 150}), got(DType::kFloat32, {1, 1, 150});
+                 HostTensor mass_ref(DType::kFloat32, {1, 1, 2, 3}), mass_got(DType::kFloat32, {1, 1, 2, 3});
+                 fill_nan(got);
+                 fill_nan(mass_got);
+                 attnkit::StatsOutputs r, g;
+                 r.block_q = g.block_q = 64;
+                 r.block_k = g.block_k = 64;
+                 r.colsum = ref.view;
+                 r.blockmass = mass_ref.view;
+                 g.colsum = got.view;
+                 g.blockmass = mass_got.view;
+                 EXPECT_TRUE(attnkit::attention_stats(host.params, r).is_ok());
+                 Outcome out = compare_outputs(attnkit_emu::emulated_attention_stats(host.params, g), got, ref);
+                 if (out.status.is_ok() && compare(mass_got, mass_ref).mismatched_nonfinite > 0) out.o.mismatched_nonfinite = 1;
+                 return out;
+               },
+               DType::kFloat16});
+  v.push_back({"act_detect_block_scans", [stats_case, compare_outputs] {
+                 BuiltCall host;
+                 build_call(stats_case, 64, DType::kFloat16, /*seed=*/47, &host);
+                 plant_sinks(host, stats_case, 64);
+                 attnkit::ActOptions o;
+                 o.max_sinks = 1;  // the cut: every block scan of detect_kernel runs
+                 HostTensor count_ref(DType::kInt32, {1, 1}), index_ref(DType::kInt32, {1, 1, 1});
+                 HostTensor count_got(DType::kInt32, {1, 1}), index_got(DType::kInt32, {1, 1, 1});
+                 EXPECT_TRUE(attnkit::act_detect(host.params, o, {count_ref.view, index_ref.view}).is_ok());
+                 const attnkit::Status s = attnkit_emu::emulated_act_detect(host.params, o, {count_got.view, index_got.view});
+                 Outcome out = compare_outputs(s, index_got, index_ref);
+                 if (s.is_ok() && (count_got.get(0) != count_ref.get(0) || index_got.get(0) != index_ref.get(0))) {
+                   out.o.max_abs = 1e9;  // any difference in the detected set is a failure
+                 }
+                 return out;
+               },
+               DType::kFloat16});
   return v;
 }
 
