@@ -52,6 +52,7 @@ struct Backed {
   bool is_output = false;
   bool host_backed = false;    // data points into `bytes`
   bool check_finite = false;   // counts towards the "all inputs finite" rule
+  bool natural_view = false;   // make_tensor applied no mutation but layout / padding (a valid view)
 };
 
 /// Element offsets [lo, hi] the view can address; false when it addresses nothing
@@ -97,6 +98,21 @@ void for_each_offset(const attnkit_tensor& t, Fn&& fn, int limit_dim = -1, int64
     for (int64_t b = 0; b < shape[1]; ++b)
       for (int64_t c = 0; c < shape[2]; ++c)
         for (int64_t d = 0; d < shape[3]; ++d) fn(a * stride[0] + b * stride[1] + c * stride[2] + d * stride[3]);
+}
+
+/// Whether every element of the view has its own offset (no two indices share memory, as
+/// a stride-0 broadcast or a mutated stride can make them). Empty views count as injective.
+inline bool view_is_injective(const attnkit_tensor& t) {
+  int64_t lo, hi;
+  if (view_span(t, &lo, &hi) != Span::kFits) return true;
+  std::vector<bool> seen(static_cast<size_t>(hi - lo + 1), false);
+  bool injective = true;
+  for_each_offset(t, [&](int64_t off) {
+    const size_t i = static_cast<size_t>(off - lo);
+    if (seen[i]) injective = false;
+    seen[i] = true;
+  });
+  return injective;
 }
 
 /// The natural (unmutated) problem sizes the decoder chose.

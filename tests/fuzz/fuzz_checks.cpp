@@ -1,4 +1,5 @@
-// C API fuzzer post-call checks: each broken promise of the library aborts through FUZZ_CHECK.
+// C API fuzzer post-call checks (forward, plan / run, stats, block_mask_check): each broken
+// promise of the library aborts through FUZZ_CHECK.
 #include "fuzz_checks.hpp"
 
 #include <algorithm>
@@ -7,14 +8,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "fuzz_decode.hpp"
 
 namespace attnkit_fuzz {
-namespace {
-
-constexpr uint8_t kSentinel = 0xFF;  // NaN in float32, float16 and bfloat16; -1 in int32
 
 /// Is the element at `p` (of a float dtype, FP8 included) NaN / finite?
 bool element_is_nan(const uint8_t* p, int dtype) {
@@ -43,6 +42,34 @@ bool element_is_finite(const uint8_t* p, int dtype) {
   return dtype == ATTNKIT_DTYPE_FLOAT16 ? (h & 0x7c00u) != 0x7c00u : (h & 0x7f80u) != 0x7f80u;
 }
 
+/// The value of a float32 / float16 / bfloat16 element at `p`.
+double element_value(const uint8_t* p, int dtype) {
+  if (dtype == ATTNKIT_DTYPE_FLOAT32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  uint32_t bits;
+  if (dtype == ATTNKIT_DTYPE_BFLOAT16) {
+    bits = static_cast<uint32_t>(h) << 16;
+  } else {  // float16: exact in float32
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0x1f) {
+      bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+      bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else {  // zero or subnormal: man * 2^-24
+      const double v = std::ldexp(static_cast<double>(man), -24);
+      return sign ? -v : v;
+    }
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 /// Snapshot of every buffer, to prove what changed.
 std::vector<std::vector<uint8_t>> snapshot(const Call& call) {
   std::vector<std::vector<uint8_t>> s;
@@ -61,6 +88,15 @@ std::vector<bool> addressed_bytes(const Backed& b) {
   });
   return mask;
 }
+
+void fill_outputs(Call* call, size_t first) {
+  for (size_t n = first; n < call->tensors.size(); ++n) {
+    Backed& b = call->tensors[n];
+    if (b.is_output) std::fill(b.bytes.begin(), b.bytes.end(), kSentinel);
+  }
+}
+
+namespace {
 
 void print_tensor(const char* name, const attnkit_tensor& t) {
   if (t.rank == 0) return;
@@ -201,13 +237,207 @@ void check_success(const Call& call, const std::vector<std::vector<uint8_t>>& be
   }
 }
 
+/// check_success's rows_limit for forward and run: varlen rows past cu_seqlens_q[B] belong
+/// to no sequence and are left alone (docs/reliability.md): O [total_q, ...] along dim 0,
+/// LSE [Hq, total_q] along dim 1.
+auto forward_rows(const attnkit_attention_params& params) {
+  return [&params](const Backed& b, int* dim, int64_t* rows) {
+    if (params.cu_seqlens_q.rank != 1) return;
+    *rows = read_int(params.cu_seqlens_q, params.cu_seqlens_q.shape[0] - 1);
+    *dim = std::memcmp(&b.t, &params.lse, sizeof(b.t)) == 0 ? 1 : 0;
+  };
+}
+
+/// Whether every output view addresses each element once: then the CPU backend's result
+/// does not depend on the order its worker threads write in, and two runs compare bitwise.
+bool outputs_injective(const Call& call) {
+  for (const Backed& b : call.tensors) {
+    if (b.is_output && b.host_backed && !view_is_injective(b.t)) return false;
+  }
+  return true;
+}
+
+/// The first byte where two snapshots differ, as "tensor N byte M" (for messages).
+std::string first_difference(const std::vector<std::vector<uint8_t>>& a, const std::vector<std::vector<uint8_t>>& b) {
+  for (size_t t = 0; t < a.size() && t < b.size(); ++t) {
+    for (size_t i = 0; i < a[t].size() && i < b[t].size(); ++i) {
+      if (a[t][i] != b[t][i]) return "tensor " + std::to_string(t) + " byte " + std::to_string(i);
+    }
+  }
+  return "the tensor count";
+}
+
+// ---- plan / run ------------------------------------------------------------------
+
+/// What a validated call's plan depends on (host/plan_rule.hpp, PlanShape), read from its
+/// params the way validation resolves them (host cu_seqlens: the longest sequences).
+struct PlanKey {
+  int dtype = 0, kv_dtype = 0;
+  int64_t d = 0, dv = 0, hq = 0, hkv = 0;
+  bool varlen = false, paged = false, mask = false;
+  int block_q = 0, block_k = 0;
+  int64_t batch = 0, max_sq = 0, max_sk = 0;
+};
+
+int64_t longest(const attnkit_tensor& cu) {
+  int64_t m = 0;
+  for (int64_t b = 0; b + 1 < cu.shape[0]; ++b) m = std::max<int64_t>(m, int64_t{read_int(cu, b + 1)} - read_int(cu, b));
+  return m;
+}
+
+PlanKey plan_key(const attnkit_attention_params& p) {
+  PlanKey k;
+  k.dtype = p.q.dtype;
+  k.kv_dtype = p.k.dtype;
+  k.varlen = p.cu_seqlens_q.rank > 0;
+  k.paged = p.page_table.rank > 0;  // never decoded: the fuzzer has no paged calls
+  const int qh = k.varlen ? 1 : 2, kh = k.varlen ? 1 : 2;
+  k.hq = p.q.shape[qh];
+  k.d = p.q.shape[qh + 1];
+  k.hkv = p.k.shape[kh];
+  k.dv = p.v.shape[kh + 1];
+  k.mask = p.block_mask.kv_count.rank > 0;
+  k.block_q = k.mask ? p.block_mask.block_q : 0;
+  k.block_k = k.mask ? p.block_mask.block_k : 0;
+  if (k.varlen) {
+    k.batch = p.cu_seqlens_q.shape[0] - 1;
+    k.max_sq = longest(p.cu_seqlens_q);
+    k.max_sk = longest(p.cu_seqlens_k);
+  } else {
+    k.batch = p.q.shape[0];
+    k.max_sq = p.q.shape[1];
+    k.max_sk = p.k.shape[1];
+  }
+  return k;
+}
+
+/// fit_plan's rule: the kernel-deciding choices equal, no dimension above the planned one.
+bool fits(const PlanKey& plan, const PlanKey& call) {
+  return call.dtype == plan.dtype && call.kv_dtype == plan.kv_dtype && call.d == plan.d && call.dv == plan.dv &&
+         call.hq == plan.hq && call.hkv == plan.hkv && call.varlen == plan.varlen && call.paged == plan.paged &&
+         call.mask == plan.mask && call.block_q == plan.block_q && call.block_k == plan.block_k &&
+         call.batch <= plan.batch && call.max_sq <= plan.max_sq && call.max_sk <= plan.max_sk;
+}
+
+/// attnkit_run with a fuzzed workspace argument. A host plan needs none (its workspace
+/// bytes are 0), so a null, misaligned, short or huge-claiming workspace must all be
+/// accepted, and the workspace is never touched.
+attnkit_status run_on_plan(FuzzedDataProvider& in, const attnkit_plan* plan, const attnkit_attention_params* params) {
+  std::vector<uint8_t> workspace(80, 0xA5);
+  void* pointer = nullptr;
+  size_t bytes = 0;
+  switch (in.ConsumeIntegralInRange<int>(0, 3)) {
+    case 1: bytes = size_t{1} << 40; break;  // a size without memory: never used
+    case 2: pointer = workspace.data() + 1, bytes = 7; break;
+    case 3: pointer = workspace.data() + 16 - reinterpret_cast<uintptr_t>(workspace.data()) % 16, bytes = 64; break;
+    default: break;
+  }
+  const attnkit_status status = attnkit_run(plan, params, pointer, bytes);
+  FUZZ_CHECK(std::all_of(workspace.begin(), workspace.end(), [](uint8_t x) { return x == 0xA5; }),
+             "run wrote to the workspace of a host plan");
+  return status;
+}
+
+/// A second call on the plan, decoded from a mutated layout: refused (kInvalidArgument,
+/// nothing written) when it does not fit the plan, and forward's bytes when it does.
+void check_second_call(FuzzedDataProvider& in, const attnkit_plan* plan, const attnkit_attention_params& planned,
+                       Layout layout) {
+  const char* what = mutate_layout(in, &layout);
+  // Half the time the rest of the call (views, contents, options) is decoded from no bytes:
+  // every view natural and every option its default, a valid call of the mutated layout.
+  FuzzedDataProvider no_bytes(nullptr, 0);
+  Call call;
+  attnkit_attention_params params;
+  decode(in.ConsumeBool() ? no_bytes : in, &call, &params, &layout, /*forced=*/true);
+  if (call.skip || huge_batch(params)) return;
+  if (std::getenv("ATTNKIT_FUZZ_VERBOSE") != nullptr) std::fprintf(stderr, "second call on the plan (%s):\n", what);
+  print_call(params);
+  const attnkit_status forward_status = check_forward(in, &call, params);
+  const std::vector<std::vector<uint8_t>> forward_bytes = snapshot(call);
+  fill_outputs(&call);
+  const std::vector<std::vector<uint8_t>> before = snapshot(call);
+  const attnkit_status status = run_on_plan(in, plan, &params);
+  if (forward_status != ATTNKIT_STATUS_OK) {  // invalid by itself (or on a CUDA device)
+    FUZZ_CHECK(status != ATTNKIT_STATUS_OK, "run accepted (%s) a call forward refuses (%d)", what,
+               static_cast<int>(forward_status));
+  } else if (!fits(plan_key(planned), plan_key(params))) {
+    FUZZ_CHECK(status == ATTNKIT_STATUS_INVALID_ARGUMENT, "run on a call that does not fit the plan (%s): %d (%s)",
+               what, static_cast<int>(status), attnkit_last_error());
+    FUZZ_CHECK(std::strstr(attnkit_last_error(), "does not fit its plan") != nullptr,
+               "run refused a call that does not fit (%s) with '%s'", what, attnkit_last_error());
+  } else {
+    FUZZ_CHECK(status == ATTNKIT_STATUS_OK, "run refused a call that fits the plan (%s): %d (%s)", what,
+               static_cast<int>(status), attnkit_last_error());
+  }
+  if (status != ATTNKIT_STATUS_OK) {
+    FUZZ_CHECK(attnkit_last_error()[0] != '\0', "run failed (%d) without a message", static_cast<int>(status));
+    FUZZ_CHECK(snapshot(call) == before, "run failed (%s) but wrote to a tensor", attnkit_last_error());
+    return;
+  }
+  if (outputs_injective(call)) {
+    const std::vector<std::vector<uint8_t>> after = snapshot(call);
+    FUZZ_CHECK(after == forward_bytes, "run and forward disagree on the second call (%s) at %s", what,
+               first_difference(after, forward_bytes).c_str());
+  }
+  check_success(call, before, "run (second call)", inputs_finite(call), forward_rows(params));
+}
+
 }  // namespace
+
+/// plan / run on the decoded call (see fuzz_checks.hpp).
+void check_plan_run(FuzzedDataProvider& in, Call* call, const attnkit_attention_params& params, const Layout& layout,
+                    attnkit_status forward_status) {
+  const std::vector<std::vector<uint8_t>> forward_bytes = snapshot(*call);
+  fill_outputs(call);
+  const std::vector<std::vector<uint8_t>> before = snapshot(*call);
+
+  int not_a_plan = 0;
+  attnkit_plan* plan = reinterpret_cast<attnkit_plan*>(&not_a_plan);  // must become NULL on error
+  const attnkit_status planned = attnkit_plan_create(&params, &plan);
+  FUZZ_CHECK(planned == forward_status, "plan_create=%d but forward=%d (%s)", static_cast<int>(planned),
+             static_cast<int>(forward_status), attnkit_last_error());
+  FUZZ_CHECK(snapshot(*call) == before, "plan_create wrote to a tensor");
+  if (planned != ATTNKIT_STATUS_OK) {
+    FUZZ_CHECK(plan == nullptr, "plan_create failed but left a plan");
+    FUZZ_CHECK(attnkit_last_error()[0] != '\0', "plan_create failed (%d) without a message", static_cast<int>(planned));
+  } else {
+    FUZZ_CHECK(plan != nullptr && plan != reinterpret_cast<attnkit_plan*>(&not_a_plan), "plan_create gave no plan");
+    FUZZ_CHECK(attnkit_last_error()[0] == '\0', "plan_create succeeded but last_error is '%s'", attnkit_last_error());
+  }
+  if (in.ConsumeBool()) {  // the null pointers, on a real call
+    FUZZ_CHECK(attnkit_plan_create(&params, nullptr) == ATTNKIT_STATUS_INVALID_ARGUMENT, "plan_create(params, NULL)");
+    FUZZ_CHECK(std::strstr(attnkit_last_error(), "plan") != nullptr, "plan_create(params, NULL) says '%s'",
+               attnkit_last_error());
+    FUZZ_CHECK(attnkit_run(nullptr, &params, nullptr, 0) == ATTNKIT_STATUS_INVALID_ARGUMENT, "run(NULL, params)");
+    FUZZ_CHECK(std::strstr(attnkit_last_error(), "plan") != nullptr, "run(NULL, params) says '%s'", attnkit_last_error());
+    if (planned == ATTNKIT_STATUS_OK) {
+      FUZZ_CHECK(attnkit_run(plan, nullptr, nullptr, 0) == ATTNKIT_STATUS_INVALID_ARGUMENT, "run(plan, NULL)");
+      FUZZ_CHECK(attnkit_last_error()[0] != '\0', "run(plan, NULL) without a message");
+    }
+    FUZZ_CHECK(snapshot(*call) == before, "a call with a null pointer wrote to a tensor");
+  }
+  if (planned != ATTNKIT_STATUS_OK) return;
+  FUZZ_CHECK(attnkit_plan_workspace_bytes(plan) == 0, "a host plan asks for %zu workspace bytes",
+             attnkit_plan_workspace_bytes(plan));
+
+  // The same call on its plan: forward's status and, the CPU backend being deterministic,
+  // forward's bytes (when no output element is shared by two indices).
+  const attnkit_status status = run_on_plan(in, plan, &params);
+  FUZZ_CHECK(status == forward_status, "run=%d but forward=%d (%s)", static_cast<int>(status),
+             static_cast<int>(forward_status), attnkit_last_error());
+  if (outputs_injective(*call)) {
+    const std::vector<std::vector<uint8_t>> after = snapshot(*call);
+    FUZZ_CHECK(after == forward_bytes, "run and forward disagree at %s", first_difference(after, forward_bytes).c_str());
+  }
+  check_success(*call, before, "run", inputs_finite(*call), forward_rows(params));
+
+  check_second_call(in, plan, params, layout);
+  attnkit_plan_destroy(plan);
+}
 
 /// is_supported, explain and forward on the decoded call. Returns forward's status.
 attnkit_status check_forward(FuzzedDataProvider& in, Call* call, const attnkit_attention_params& params) {
-  for (Backed& b : call->tensors) {
-    if (b.is_output) std::fill(b.bytes.begin(), b.bytes.end(), kSentinel);
-  }
+  fill_outputs(call);
   const std::vector<std::vector<uint8_t>> before = snapshot(*call);
 
   const int supported = attnkit_is_supported(&params);
@@ -224,13 +454,7 @@ attnkit_status check_forward(FuzzedDataProvider& in, Call* call, const attnkit_a
     FUZZ_CHECK(snapshot(*call) == before, "forward failed (%s) but wrote to a tensor", attnkit_last_error());
     return status;
   }
-  // Varlen rows past cu_seqlens_q[B] belong to no sequence and are left alone
-  // (docs/reliability.md): O [total_q, ...] along dim 0, LSE [Hq, total_q] along dim 1.
-  check_success(*call, before, "forward", inputs_finite(*call), [&](const Backed& b, int* dim, int64_t* rows) {
-    if (params.cu_seqlens_q.rank != 1) return;
-    *rows = read_int(params.cu_seqlens_q, params.cu_seqlens_q.shape[0] - 1);
-    *dim = std::memcmp(&b.t, &params.lse, sizeof(b.t)) == 0 ? 1 : 0;
-  });
+  check_success(*call, before, "forward", inputs_finite(*call), forward_rows(params));
   return status;
 }
 

@@ -81,6 +81,7 @@ Backed* make_tensor(FuzzedDataProvider& in, Call* call, std::initializer_list<in
   int i = 0;
   for (int64_t s : natural_shape) t.shape[i++] = s;
   const uint8_t flags = in.ConsumeIntegral<uint8_t>();
+  b->natural_view = (flags & ~0x03u) == 0;  // layout swap and padding keep a view valid
   // Layout: contiguous, optionally with padded outer strides and a swapped pair of
   // outer dimensions (BSHD vs BHSD), all with a contiguous last dimension.
   int order[ATTNKIT_MAX_RANK] = {0, 1, 2, 3};
@@ -158,6 +159,8 @@ uint8_t finite_fp8(uint32_t state, int dtype, int mode) {
   return static_cast<uint8_t>(x | (state & 0x80000000u ? 0x80u : 0u));
 }
 
+}  // namespace
+
 /// Float contents: deterministic normals, edge values, or raw fuzz bytes.
 void fill_float(FuzzedDataProvider& in, Backed* b, uint32_t seed) {
   if (!b->host_backed) return;
@@ -197,6 +200,8 @@ void fill_float(FuzzedDataProvider& in, Backed* b, uint32_t seed) {
   }
   b->check_finite = true;
 }
+
+namespace {
 
 /// Per-head float32 values (head_scale, log_gamma, sink_logit): the library validates
 /// them on the host, so NaN and +inf here must be rejected, never propagated.
@@ -284,6 +289,9 @@ int64_t ceil_div(int64_t a, int64_t b) { return b > 0 && a > 0 ? a / b + (a % b 
 
 namespace {
 
+constexpr int64_t kHeadDims[] = {8, 1, 2, 3, 4, 5, 16, 7};
+constexpr int kBlockSizes[] = {2, 1, 3, 4, 8, 64, 128, 0, -1, 5};
+
 float special_float(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange<int>(0, 7)) {
     case 0: return 0.35f;
@@ -306,37 +314,55 @@ float special_float(FuzzedDataProvider& in) {
 
 /// Decodes one call. Everything the decoder does not mutate is a valid call, so the
 /// fuzzer reaches the CPU backend as often as it reaches validation errors.
-void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
+void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p, Layout* layout, bool forced) {
   attnkit_attention_params_init(p);
-  const bool varlen = in.ConsumeIntegralInRange<int>(0, 3) == 3;
-  const int64_t batch = in.ConsumeIntegralInRange<int64_t>(0, 3);
-  const int64_t hkv = in.ConsumeIntegralInRange<int64_t>(1, 3);
-  const int64_t hq = hkv * in.ConsumeIntegralInRange<int64_t>(1, 3);
-  static constexpr int64_t kHeadDims[] = {8, 1, 2, 3, 4, 5, 16, 7};
-  const int64_t d = kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
-  const int64_t dv = in.ConsumeBool() ? d : kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
-  const int dtype = in.ConsumeIntegralInRange<int>(0, 2);
-  // K / V: Q's dtype (choices 0-5, 0 being the default) or an FP8 cache (6: e4m3, 7: e5m2).
-  const int kv_choice = in.ConsumeIntegralInRange<int>(0, 7);
-  const int kv_dtype = kv_choice == 6 ? ATTNKIT_DTYPE_FLOAT8_E4M3 : kv_choice == 7 ? ATTNKIT_DTYPE_FLOAT8_E5M2 : dtype;
-  const uint32_t seed = in.ConsumeIntegral<uint32_t>();
-
-  // Sequence lengths: batched Sq, Sk; varlen one pair per sequence plus spare rows.
+  Layout& L = *layout;
+  if (!forced) {
+    L = Layout{};
+    L.varlen = in.ConsumeIntegralInRange<int>(0, 3) == 3;
+    L.batch = in.ConsumeIntegralInRange<int64_t>(0, 3);
+    L.hkv = in.ConsumeIntegralInRange<int64_t>(1, 3);
+    L.hq = L.hkv * in.ConsumeIntegralInRange<int64_t>(1, 3);
+    L.d = kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
+    L.dv = in.ConsumeBool() ? L.d : kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
+    L.dtype = in.ConsumeIntegralInRange<int>(0, 2);
+    // K / V: Q's dtype (choices 0-5, 0 being the default) or an FP8 cache (6: e4m3, 7: e5m2).
+    const int kv_choice = in.ConsumeIntegralInRange<int>(0, 7);
+    L.kv_dtype = kv_choice == 6 ? ATTNKIT_DTYPE_FLOAT8_E4M3 : kv_choice == 7 ? ATTNKIT_DTYPE_FLOAT8_E5M2 : L.dtype;
+    L.seed = in.ConsumeIntegral<uint32_t>();
+    // Sequence lengths: batched Sq, Sk; varlen one pair per sequence plus spare rows.
+    if (L.varlen) {
+      for (int64_t b = 0; b < L.batch; ++b) {
+        L.sq.push_back(in.ConsumeIntegralInRange<int64_t>(0, 8));
+        L.sk.push_back(in.ConsumeIntegralInRange<int64_t>(0, 8));
+      }
+      L.spare_q = in.ConsumeIntegralInRange<int64_t>(0, 2);
+      L.spare_k = in.ConsumeIntegralInRange<int64_t>(0, 2);
+    } else {
+      L.max_sq = in.ConsumeIntegralInRange<int64_t>(0, 8);
+      L.max_sk = in.ConsumeIntegralInRange<int64_t>(0, 8);
+    }
+  }
+  const bool varlen = L.varlen;
+  const int64_t batch = L.batch, hkv = L.hkv, hq = L.hq, d = L.d, dv = L.dv;
+  const int dtype = L.dtype, kv_dtype = L.kv_dtype;
+  const uint32_t seed = L.seed;
   int64_t max_sq = 0, max_sk = 0, rows_q = 0, rows_k = 0;
   std::vector<int32_t> cu_q(1, 0), cu_k(1, 0);
   if (varlen) {
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t sq = in.ConsumeIntegralInRange<int64_t>(0, 8), sk = in.ConsumeIntegralInRange<int64_t>(0, 8);
-      cu_q.push_back(static_cast<int32_t>(cu_q.back() + sq));
-      cu_k.push_back(static_cast<int32_t>(cu_k.back() + sk));
-      max_sq = std::max(max_sq, sq);
-      max_sk = std::max(max_sk, sk);
+    for (size_t b = 0; b < L.sq.size(); ++b) {
+      cu_q.push_back(static_cast<int32_t>(cu_q.back() + L.sq[b]));
+      cu_k.push_back(static_cast<int32_t>(cu_k.back() + L.sk[b]));
+      max_sq = std::max(max_sq, L.sq[b]);
+      max_sk = std::max(max_sk, L.sk[b]);
     }
-    rows_q = cu_q.back() + in.ConsumeIntegralInRange<int64_t>(0, 2);
-    rows_k = cu_k.back() + in.ConsumeIntegralInRange<int64_t>(0, 2);
+    rows_q = cu_q.back() + L.spare_q;
+    rows_k = cu_k.back() + L.spare_k;
+    L.max_sq = max_sq;
+    L.max_sk = max_sk;
   } else {
-    max_sq = in.ConsumeIntegralInRange<int64_t>(0, 8);
-    max_sk = in.ConsumeIntegralInRange<int64_t>(0, 8);
+    max_sq = L.max_sq;
+    max_sk = L.max_sk;
   }
   call->dims = Dims{varlen, batch, hq, max_sq, max_sk, rows_k};
 
@@ -375,7 +401,7 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
                          : make_tensor(in, call, {batch, hq, max_sq}, ATTNKIT_DTYPE_FLOAT32, true);
     p->lse = lse->t;
   }
-  if (varlen || in.ConsumeIntegralInRange<int>(0, 15) == 0) {  // rarely: cu_seqlens on a batched call
+  if (varlen || in.ConsumeIntegralInRange<int>(0, 15) == 15) {  // rarely: cu_seqlens on a batched call
     Backed* cq = make_tensor(in, call, {batch + 1}, ATTNKIT_DTYPE_INT32, false);
     Backed* ck = make_tensor(in, call, {batch + 1}, ATTNKIT_DTYPE_INT32, false);
     for (int64_t b = 0; b <= batch; ++b) {
@@ -388,7 +414,7 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
       put_int(t, {in.ConsumeIntegralInRange<int64_t>(0, batch)}, in.ConsumeIntegral<int32_t>());
     }
     p->cu_seqlens_q = cq->t;
-    if (in.ConsumeIntegralInRange<int>(0, 15) != 0) p->cu_seqlens_k = ck->t;
+    if (in.ConsumeIntegralInRange<int>(0, 15) != 15) p->cu_seqlens_k = ck->t;
     if (in.ConsumeBool()) p->max_seqlen_q = special_int(in, max_sq);
     if (in.ConsumeBool()) p->max_seqlen_k = special_int(in, max_sk);
   }
@@ -422,12 +448,16 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
   }
 
   // Block mask (SPEC 5).
-  static constexpr int kBlocks[] = {2, 1, 3, 4, 8, 64, 128, 0, -1, 5};
-  if (in.ConsumeBool()) {
+  if (!forced) L.mask = in.ConsumeBool();
+  if (L.mask) {
     attnkit_block_mask& m = p->block_mask;
-    m.block_q = kBlocks[in.ConsumeIntegralInRange<int>(0, 9)];
-    m.block_k = kBlocks[in.ConsumeIntegralInRange<int>(0, 9)];
-    if (in.ConsumeIntegralInRange<int>(0, 15) == 0) m.block_q = in.ConsumeIntegral<int>();
+    if (!forced) {
+      L.block_q = kBlockSizes[in.ConsumeIntegralInRange<int>(0, 9)];
+      L.block_k = kBlockSizes[in.ConsumeIntegralInRange<int>(0, 9)];
+      if (in.ConsumeIntegralInRange<int>(0, 15) == 0) L.block_q = in.ConsumeIntegral<int>();
+    }
+    m.block_q = L.block_q;
+    m.block_k = L.block_k;
     const int64_t nqb = ceil_div(max_sq, m.block_q), nkb = ceil_div(max_sk, m.block_k);
     const int64_t bm = in.ConsumeBool() ? 1 : (in.ConsumeBool() ? batch : in.ConsumeIntegralInRange<int64_t>(0, 4));
     static constexpr int kHeadChoice[] = {0, 1, 2, 3};
@@ -460,7 +490,7 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
   if (in.ConsumeBool()) {
     attnkit_rectification& r = p->rectify;
     r.block_q = in.ConsumeBool() && p->block_mask.kv_count.rank > 0 ? p->block_mask.block_q
-                                                                    : kBlocks[in.ConsumeIntegralInRange<int>(0, 9)];
+                                                                    : kBlockSizes[in.ConsumeIntegralInRange<int>(0, 9)];
     const int64_t nqb = ceil_div(max_sq, r.block_q);
     Backed* rr = make_tensor(in, call, {batch, hq, nqb}, ATTNKIT_DTYPE_FLOAT32, false);
     Backed* cc = make_tensor(in, call, {batch, hq, nqb, dv}, ATTNKIT_DTYPE_FLOAT32, false);
@@ -485,6 +515,109 @@ void decode(FuzzedDataProvider& in, Call* call, attnkit_attention_params* p) {
     fill_float(in, g, seed + 5);
     p->gate.g = g->t;
     p->gate.activation = in.ConsumeBool() ? in.ConsumeIntegralInRange<int>(0, 1) : in.ConsumeIntegral<int>();
+  }
+}
+
+bool huge_batch(const attnkit_attention_params& p) {
+  constexpr int64_t kMaxBatch = int64_t{1} << 16;
+  return (p.q.rank == 4 && p.q.shape[0] > kMaxBatch) || (p.cu_seqlens_q.rank == 1 && p.cu_seqlens_q.shape[0] > kMaxBatch) ||
+         (p.cu_seqlens_k.rank == 1 && p.cu_seqlens_k.shape[0] > kMaxBatch);
+}
+
+/// Changes `layout` in one plan-relevant way (or not at all) for a second call on the same
+/// plan: a dimension up or down (a larger one must be refused, a smaller one accepted), or a
+/// kernel-deciding choice (dtype, K/V dtype, D, Dv, heads, varlen, the block mask).
+const char* mutate_layout(FuzzedDataProvider& in, Layout* layout) {
+  Layout& L = *layout;
+  auto other_dim = [&](int64_t now) {
+    const int64_t v = kHeadDims[in.ConsumeIntegralInRange<int>(0, 7)];
+    return v != now ? v : (now == 8 ? 16 : 8);
+  };
+  auto step = [](int64_t v, bool up) { return up ? v + 1 : std::max<int64_t>(0, v - 1); };
+  switch (in.ConsumeIntegralInRange<int>(0, 13)) {
+    case 1:
+      if (L.varlen) {
+        L.sq.push_back(in.ConsumeIntegralInRange<int64_t>(0, 8));
+        L.sk.push_back(in.ConsumeIntegralInRange<int64_t>(0, 8));
+      }
+      ++L.batch;
+      return "batch + 1";
+    case 2:
+      if (L.batch == 0) return "none";
+      --L.batch;
+      if (L.varlen) {
+        L.sq.pop_back();
+        L.sk.pop_back();
+      }
+      return "batch - 1";
+    case 3:
+    case 4:
+    case 5:
+    case 6: {
+      const bool query = in.ConsumeBool(), up = in.ConsumeBool();
+      if (!L.varlen) {
+        int64_t& len = query ? L.max_sq : L.max_sk;
+        len = step(len, up);
+      } else if (L.batch > 0) {
+        std::vector<int64_t>& lens = query ? L.sq : L.sk;
+        int64_t& len = lens[static_cast<size_t>(in.ConsumeIntegralInRange<int64_t>(0, L.batch - 1))];
+        len = step(len, up);
+      }
+      return query ? (up ? "Sq + 1" : "Sq - 1") : (up ? "Sk + 1" : "Sk - 1");
+    }
+    case 7:
+      L.d = other_dim(L.d);
+      return "D";
+    case 8:
+      L.dv = other_dim(L.dv);
+      return "Dv";
+    case 9: {
+      const int64_t hkv = in.ConsumeIntegralInRange<int64_t>(1, 3), hq = hkv * in.ConsumeIntegralInRange<int64_t>(1, 3);
+      const bool same = hkv == L.hkv && hq == L.hq;
+      L.hkv = same ? hkv + 1 : hkv;
+      L.hq = same ? L.hkv * (hq / hkv) : hq;
+      return "Hq / Hkv";
+    }
+    case 10: {
+      const int dtype = (L.dtype + in.ConsumeIntegralInRange<int>(1, 2)) % 3;
+      if (L.kv_dtype == L.dtype) L.kv_dtype = dtype;
+      L.dtype = dtype;
+      return "dtype";
+    }
+    case 11:
+      if (is_fp8_dtype(L.kv_dtype)) {
+        L.kv_dtype = in.ConsumeBool() ? L.dtype
+                                      : (L.kv_dtype == ATTNKIT_DTYPE_FLOAT8_E4M3 ? ATTNKIT_DTYPE_FLOAT8_E5M2
+                                                                                  : ATTNKIT_DTYPE_FLOAT8_E4M3);
+      } else {
+        L.kv_dtype = in.ConsumeBool() ? ATTNKIT_DTYPE_FLOAT8_E4M3 : ATTNKIT_DTYPE_FLOAT8_E5M2;
+      }
+      return "K/V dtype";
+    case 12:
+      if (L.varlen) {  // decode left the longest lengths in max_sq / max_sk
+        L.sq.clear();
+        L.sk.clear();
+      } else {
+        L.sq.assign(static_cast<size_t>(L.batch), L.max_sq);
+        L.sk.assign(static_cast<size_t>(L.batch), L.max_sk);
+      }
+      L.spare_q = L.spare_k = 0;
+      L.varlen = !L.varlen;
+      return "varlen";
+    case 13: {
+      const int which = in.ConsumeIntegralInRange<int>(0, 2);
+      const int block = kBlockSizes[in.ConsumeIntegralInRange<int>(0, 6)];  // valid sizes
+      if (which == 0 || !L.mask) {
+        L.mask = !L.mask;
+        if (L.block_q <= 0 || L.block_k <= 0) L.block_q = L.block_k = block;
+        return "block mask present";
+      }
+      int& size = which == 1 ? L.block_q : L.block_k;
+      size = size != block ? block : block + 1;
+      return which == 1 ? "block_mask.block_q" : "block_mask.block_k";
+    }
+    default:
+      return "none";
   }
 }
 

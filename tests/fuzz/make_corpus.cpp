@@ -4,6 +4,9 @@
 // front (FuzzedDataProvider), and every decoding choice 0 is the valid default, so:
 // the empty input is a valid dense call, zero-filled inputs stay valid, and seeded
 // random inputs of a few sizes reach masks, varlen, gates and mutated views at once.
+// A first byte of 0xEE selects the null-pointer paths and 0xED a merge_states call
+// (fuzz_merge.cpp, decoded the same way: merge_zeros_64 is a valid batched merge of two
+// parts); the attention seeds avoid both.
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -34,8 +37,17 @@ int main(int argc, char** argv) {
   for (size_t size : {16u, 48u, 96u, 160u, 256u, 512u, 1024u, 2048u}) {
     std::vector<uint8_t> bytes(size);
     for (uint8_t& b : bytes) b = static_cast<uint8_t>(gen());
-    if (bytes[0] == 0xEE) bytes[0] = 0;
+    if (bytes[0] == 0xEE || bytes[0] == 0xED) bytes[0] = 0;
     ok = ok && write_file(dir + "/random_" + std::to_string(size), bytes);
+  }
+  std::vector<uint8_t> merge_zeros(64, 0);
+  merge_zeros[0] = 0xED;
+  ok = ok && write_file(dir + "/merge_zeros_64", merge_zeros);
+  for (size_t size : {48u, 256u, 1024u}) {
+    std::vector<uint8_t> bytes(size);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(gen());
+    bytes[0] = 0xED;
+    ok = ok && write_file(dir + "/merge_random_" + std::to_string(size), bytes);
   }
   if (!ok) {
     std::fprintf(stderr, "make_corpus: cannot write into %s\n", dir.c_str());
