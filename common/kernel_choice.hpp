@@ -53,6 +53,20 @@ struct KernelChoice {
   std::string why;  // one sentence for explain()
 };
 
+/// \brief The launch grid of `choice` for `problem`, host arithmetic only: the prefill
+/// kernel's CTAs along the query rows (grid_m), or the decode kernel's CTAs along the packed
+/// (query row, head) rows of a kv head (row_chunks). select_kernel, select_decode_kernel and
+/// a plan fitted to a smaller call (host/plan_rule.hpp) all size it here.
+inline void size_grid(const Problem& problem, KernelChoice* choice) {
+  if (choice->family == KernelFamily::kPrefill && choice->tile_q > 0) {
+    choice->grid_m = (problem.max_sq + choice->tile_q - 1) / choice->tile_q;
+  }
+  if (choice->family == KernelFamily::kDecode && choice->cta_rows > 0) {
+    const int64_t packed = problem.group * problem.max_sq;
+    choice->row_chunks = packed > choice->cta_rows ? (packed + choice->cta_rows - 1) / choice->cta_rows : 1;
+  }
+}
+
 /// \brief Device workspace `choice` needs for `problem`, in bytes (16-byte aligned base): the
 /// decode kernel's split-KV partials when it splits keys, float32 o [splits, B, max_sq, Hq,
 /// Dv] then (m, l) pairs [splits, B, max_sq, Hq, 2]; 0 otherwise.

@@ -1,12 +1,11 @@
 // Public forward entry points: validate, select, run. Nothing is written before the
 // call has been validated and a kernel chosen.
-#include <new>
-
-#include "attnkit/attention.hpp"
-#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
 
+#include "attnkit/attention.hpp"
 #include "host/dispatch.hpp"
 #include "host/plan_rule.hpp"
 #include "host/validate.hpp"
@@ -71,33 +70,11 @@ struct AttentionPlan::Impl {
   std::string description;
 };
 
-/// Shared ownership of an immutable Impl (a plan is copied into every serving thread).
-struct AttentionPlan::Holder {
-  Impl impl;
-  std::atomic<int> refs{1};
-};
-
-AttentionPlan::AttentionPlan() : holder_(nullptr) {}
-AttentionPlan::~AttentionPlan() {
-  if (holder_ != nullptr && holder_->refs.fetch_sub(1) == 1) delete holder_;
-}
-AttentionPlan::AttentionPlan(const AttentionPlan& o) : holder_(o.holder_) {
-  if (holder_ != nullptr) holder_->refs.fetch_add(1);
-}
-AttentionPlan& AttentionPlan::operator=(const AttentionPlan& o) {
-  if (this != &o) {
-    AttentionPlan copy(o);
-    std::swap(holder_, copy.holder_);
-  }
-  return *this;
-}
-bool AttentionPlan::valid() const { return holder_ != nullptr; }
-size_t AttentionPlan::workspace_bytes() const { return holder_ != nullptr ? holder_->impl.workspace : 0; }
+size_t AttentionPlan::workspace_bytes() const { return impl_ != nullptr ? impl_->workspace : 0; }
 const std::string& AttentionPlan::description() const {
   static const std::string kEmpty = "empty plan";
-  return holder_ != nullptr ? holder_->impl.description : kEmpty;
+  return impl_ != nullptr ? impl_->description : kEmpty;
 }
-const AttentionPlan::Impl* AttentionPlan::impl() const { return holder_ != nullptr ? &holder_->impl : nullptr; }
 
 Status plan(const AttentionParams& params, AttentionPlan* out) {
   if (out == nullptr) return Status(StatusCode::kInvalidArgument, "out: expected a non-null AttentionPlan pointer");
@@ -105,13 +82,12 @@ Status plan(const AttentionParams& params, AttentionPlan* out) {
     detail::Problem pr;
     detail::KernelChoice choice;
     if (Status s = prepare(params, &pr, &choice); !s) return s;
-    AttentionPlan made;
-    made.holder_ = new AttentionPlan::Holder();
-    made.holder_->impl.shape = detail::plan_shape(pr, params);
-    made.holder_->impl.choice = choice;
-    made.holder_->impl.workspace = detail::workspace_bytes(pr, choice);
-    made.holder_->impl.description = detail::describe(pr, choice);
-    *out = made;
+    auto made = std::make_shared<AttentionPlan::Impl>();  // immutable once made: copies share it
+    made->shape = detail::plan_shape(pr, params);
+    made->choice = choice;
+    made->workspace = detail::workspace_bytes(pr, choice);
+    made->description = detail::describe(pr, choice);
+    out->impl_ = std::move(made);
     return Status::ok();
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kInternal, "plan: out of host memory");
@@ -121,7 +97,7 @@ Status plan(const AttentionParams& params, AttentionPlan* out) {
 }
 
 Status run(const AttentionPlan& plan, const AttentionParams& params, void* workspace, size_t workspace_bytes) {
-  const AttentionPlan::Impl* impl = plan.impl();
+  const AttentionPlan::Impl* impl = plan.impl_.get();
   if (impl == nullptr) return Status(StatusCode::kInvalidArgument, "plan: expected a plan made by attnkit::plan (it is empty)");
   try {
     detail::Problem pr;

@@ -84,11 +84,7 @@ inline Status fit_plan(const PlanShape& planned, const KernelChoice& plan_choice
     if (!s) return s;
   }
   *out = plan_choice;
-  if (plan_choice.tile_q > 0) out->grid_m = (call.max_sq + plan_choice.tile_q - 1) / plan_choice.tile_q;
-  if (plan_choice.cta_rows > 0) {
-    const int64_t packed = call.group * call.max_sq;
-    out->row_chunks = packed > 0 ? (packed + plan_choice.cta_rows - 1) / plan_choice.cta_rows : 1;
-  }
+  size_grid(call, out);
   return Status::ok();
 }
 

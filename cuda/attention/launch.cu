@@ -91,8 +91,8 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   choice->tile_k = config.block_n;
   choice->num_warps = config.warps;
   choice->smem_bytes = smem;
-  choice->grid_m = (problem.max_sq + config.block_m - 1) / config.block_m;
   choice->device = device;
+  detail::size_grid(problem, choice);
   choice->why = "FlashAttention-2 style mma.sync kernel (sm_80 family) on " + sm_name(device) + " with " +
                 std::to_string(device.sms) + " SMs: " + std::to_string(config.block_m) + " query rows x " +
                 std::to_string(config.block_n) + " keys per step, " + std::to_string(config.warps) + " warps, " +

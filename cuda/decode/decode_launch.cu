@@ -110,7 +110,11 @@ Status plan_decode(const detail::Problem& problem, const AttentionParams& params
                          std::to_string(plan->device.ordinal) + " allows " + std::to_string(plan->device.smem_optin));
   }
 
-  plan->row_chunks = std::max<int64_t>(1, ceil_div(problem.group * problem.max_sq, plan->rows_per_cta));
+  detail::KernelChoice grid;  // the one grid formula (common/kernel_choice.hpp)
+  grid.family = detail::KernelFamily::kDecode;
+  grid.cta_rows = plan->rows_per_cta;
+  detail::size_grid(problem, &grid);
+  plan->row_chunks = grid.row_chunks;
   const int64_t base_ctas = problem.batch * problem.hkv * plan->row_chunks;
   const DecodeSplitTuning tuning = split_tuning(problem.d);
   const int64_t ctas_per_sm = std::max<int64_t>(1, std::min<int64_t>(tuning.ctas_per_sm, plan->device.smem_per_sm / (plan->smem + 1024)));

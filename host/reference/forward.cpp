@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "host/numeric.hpp"
+#include "host/reference/gate.hpp"
 #include "host/reference/parallel.hpp"
 
 namespace attnkit::reference {
@@ -24,15 +25,7 @@ void apply_output_transforms(const detail::Problem& pr, const AttentionParams& p
     const int64_t cbase = b * c.stride[0] + h * c.stride[1] + qb * c.stride[2];
     for (int64_t x = 0; x < pr.dv; ++x) o[x] = rv * o[x] + load_as_double(c, cbase + x);
   }
-  if (pr.has_gate) {
-    const TensorView& g = p.gate.g;
-    const int64_t base = pr.q_row(g, b, i, h);
-    const bool sigmoid = p.gate.activation == GateActivation::kSigmoid;
-    for (int64_t x = 0; x < pr.dv; ++x) {
-      const double gv = load_as_double(g, base + (pr.gate_elementwise ? x : 0));
-      o[x] *= sigmoid ? 1.0 / (1.0 + std::exp(-gv)) : gv;
-    }
-  }
+  if (pr.has_gate) apply_gate(p.gate, pr.q_row(p.gate.g, b, i, h), pr.gate_elementwise, pr.dv, o);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "host/numeric.hpp"
+#include "host/reference/gate.hpp"
 #include "host/reference/parallel.hpp"
 #include "host/reference/row_softmax.hpp"
 
@@ -12,22 +13,6 @@ namespace attnkit::reference {
 
 using detail::load_as_double;
 using detail::store_from_double;
-
-namespace {
-
-/// SPEC 6.2 on one merged row, in double, before the single rounding to o's dtype.
-void apply_gate(const detail::MergeProblem& pr, const MergeStatesParams& p, int64_t b, int64_t s, int64_t h,
-                double* o) {
-  const TensorView& g = p.gate.g;
-  const int64_t base = pr.o_row(g, b, s, h);
-  const bool sigmoid = p.gate.activation == GateActivation::kSigmoid;
-  for (int64_t x = 0; x < pr.dv; ++x) {
-    const double gv = load_as_double(g, base + (pr.gate_elementwise ? x : 0));
-    o[x] *= sigmoid ? 1.0 / (1.0 + std::exp(-gv)) : gv;
-  }
-}
-
-}  // namespace
 
 Status merge_states(const detail::MergeProblem& pr, const MergeStatesParams& p) {
   if (pr.rows() == 0 || pr.heads == 0) return Status::ok();
@@ -59,7 +44,7 @@ Status merge_states(const detail::MergeProblem& pr, const MergeStatesParams& p) 
       if (z != 0.0) {
         for (int64_t x = 0; x < pr.dv; ++x) o[x] /= z;
       }
-      if (pr.has_gate) apply_gate(pr, p, b, s, h, o.data());
+      if (pr.has_gate) apply_gate(p.gate, pr.o_row(p.gate.g, b, s, h), pr.gate_elementwise, pr.dv, o.data());
       // Every input of (row, h) has been read: the in-place views may be written now.
       const int64_t obase = pr.o_row(p.o, b, s, h);
       for (int64_t x = 0; x < pr.dv; ++x) store_from_double(p.o, obase + x, o[x]);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "attnkit/merge.hpp"
@@ -38,13 +39,8 @@ Status explain(const AttentionParams& params, std::string* description);
 /// cheap to copy (shared, immutable). A default-constructed plan is empty.
 class AttentionPlan {
  public:
-  AttentionPlan();
-  ~AttentionPlan();
-  AttentionPlan(const AttentionPlan&);
-  AttentionPlan& operator=(const AttentionPlan&);
-
   /// \brief False for an empty plan (default-constructed, or `plan` failed).
-  bool valid() const;
+  bool valid() const { return impl_ != nullptr; }
   /// \brief Device workspace bytes `run` needs for the largest call of the plan (0: none;
   /// pass a 16-byte aligned buffer of at least this size otherwise).
   size_t workspace_bytes() const;
@@ -54,11 +50,9 @@ class AttentionPlan {
   struct Impl;  ///< internal
 
  private:
-  const Impl* impl() const;
   friend Status plan(const AttentionParams&, AttentionPlan*);
   friend Status run(const AttentionPlan&, const AttentionParams&, void*, size_t);
-  struct Holder;
-  Holder* holder_;
+  std::shared_ptr<const Impl> impl_;
 };
 
 /// \brief Validates `params` (a call of the largest shape the plan will serve: batch, max Sq,

@@ -96,8 +96,6 @@ void fill_outputs(Call* call, size_t first) {
   }
 }
 
-namespace {
-
 void print_tensor(const char* name, const attnkit_tensor& t) {
   if (t.rank == 0) return;
   std::fprintf(stderr, "  %s: dtype=%d rank=%d device=%d data=%p shape=[%lld, %lld, %lld, %lld] stride=[%lld, %lld, %lld, %lld]\n",
@@ -107,8 +105,6 @@ void print_tensor(const char* name, const attnkit_tensor& t) {
                static_cast<long long>(t.stride[1]), static_cast<long long>(t.stride[2]),
                static_cast<long long>(t.stride[3]));
 }
-
-}  // namespace
 
 /// With ATTNKIT_FUZZ_VERBOSE set, prints the decoded call (to turn a crash into a test).
 void print_call(const attnkit_attention_params& p) {

@@ -34,6 +34,9 @@ std::vector<bool> addressed_bytes(const Backed& b);
 void fill_outputs(Call* call, size_t first = 0);
 
 /// With ATTNKIT_FUZZ_VERBOSE set, prints the decoded call (to turn a crash into a test).
+/// \brief One tensor on stderr (rank 0: nothing), for the decoded-call printers.
+void print_tensor(const char* name, const attnkit_tensor& t);
+
 void print_call(const attnkit_attention_params& p);
 
 /// is_supported, explain and forward on the decoded call. Returns forward's status.

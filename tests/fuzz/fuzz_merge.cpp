@@ -457,29 +457,20 @@ void check_merge(MergeCall* m) {
 
 void print_merge(const MergeCall& m) {
   if (std::getenv("ATTNKIT_FUZZ_VERBOSE") == nullptr) return;
-  auto tensor = [](const char* name, const attnkit_tensor& t) {
-    if (t.rank == 0) return;
-    std::fprintf(stderr, "  %s: dtype=%d rank=%d device=%d data=%p shape=[%lld, %lld, %lld, %lld] stride=[%lld, %lld, %lld, %lld]\n",
-                 name, t.dtype, t.rank, t.device, t.data, static_cast<long long>(t.shape[0]),
-                 static_cast<long long>(t.shape[1]), static_cast<long long>(t.shape[2]),
-                 static_cast<long long>(t.shape[3]), static_cast<long long>(t.stride[0]),
-                 static_cast<long long>(t.stride[1]), static_cast<long long>(t.stride[2]),
-                 static_cast<long long>(t.stride[3]));
-  };
   std::fprintf(stderr, "merge_states: num_parts=%d (%d distinct views) o_parts=%p lse_parts=%p activation=%d\n",
                m.p.num_parts, m.unique, static_cast<const void*>(m.p.o_parts), static_cast<const void*>(m.p.lse_parts),
                m.p.gate.activation);
   for (int i = 0; i < m.unique; ++i) {  // part k is view k % unique
     char name[32];
     std::snprintf(name, sizeof(name), "o_parts[%d]", i);
-    tensor(name, m.call.tensors[m.o_part[static_cast<size_t>(i)]].t);
+    print_tensor(name, m.call.tensors[m.o_part[static_cast<size_t>(i)]].t);
     std::snprintf(name, sizeof(name), "lse_parts[%d]", i);
-    tensor(name, m.call.tensors[m.lse_part[static_cast<size_t>(i)]].t);
+    print_tensor(name, m.call.tensors[m.lse_part[static_cast<size_t>(i)]].t);
   }
-  tensor("o", m.p.o);
-  tensor("lse", m.p.lse);
-  tensor("sink_logit", m.p.sink_logit);
-  tensor("gate.g", m.p.gate.g);
+  print_tensor("o", m.p.o);
+  print_tensor("lse", m.p.lse);
+  print_tensor("sink_logit", m.p.sink_logit);
+  print_tensor("gate.g", m.p.gate.g);
 }
 
 }  // namespace
