@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ struct Config {
   bool sinks = false, bias = false, head_scale = false, gate = false;
   double density = 0.0;  // > 0: 128x128 block-sparse with bench_peers.py's mask
   bool unfused = false;
+  bool mma_sync = false;  // force the mma.sync family (ATTNKIT_PREFILL_FAMILY=mma_sync) on sm_90
 };
 
 TensorView device_view(void* ptr, DType dtype, std::initializer_list<int64_t> shape) {
@@ -110,6 +112,12 @@ void run_attention(benchmark::State& state, const Config& c) {
   unfused.o = static_cast<float*>(o32.get());
   unfused.precision = attnkit_unfused::Precision::kTensorCore16;
 
+  // The family is chosen per call: on sm_90 the Hopper family unless told otherwise.
+  if (c.mma_sync) {
+    setenv("ATTNKIT_PREFILL_FAMILY", "mma_sync", 1);
+  } else {
+    unsetenv("ATTNKIT_PREFILL_FAMILY");
+  }
   auto call = [&]() -> std::string {
     if (c.unfused) return attnkit_unfused::run(unfused, &workspace);
     const attnkit::Status s = attnkit::forward(p);
@@ -145,18 +153,35 @@ void add(const std::string& name, const Config& c) {
 }
 
 void register_all() {
-  for (int64_t d : {64, 128}) {
-    for (int64_t s : {512, 1024, 2048, 4096, 8192, 16384}) {
-      for (bool causal : {false, true}) {
-        Config c;
-        c.batch = 16384 / s;
-        c.seqlen = s;
-        c.hq = c.hkv = 2048 / d;
-        c.d = d;
-        c.causal = causal;
-        add("dense/d" + std::to_string(d) + "/s" + std::to_string(s) + (causal ? "/causal" : "/full"), c);
+  // Dense, the FA3 paper's shapes, on the family select_kernel picks (Hopper on sm_90) and, as
+  // dense_mma_sync/, on the sm_80 family forced (the same device, for the ratio between them).
+  for (bool mma_sync : {false, true}) {
+    for (int64_t d : {64, 128, 256}) {
+      for (int64_t s : {512, 1024, 2048, 4096, 8192, 16384}) {
+        for (bool causal : {false, true}) {
+          Config c;
+          c.batch = 16384 / s;
+          c.seqlen = s;
+          c.hq = c.hkv = 2048 / d;
+          c.d = d;
+          c.causal = causal;
+          c.mma_sync = mma_sync;
+          add(std::string(mma_sync ? "dense_mma_sync" : "dense") + "/d" + std::to_string(d) + "/s" + std::to_string(s) +
+                  (causal ? "/causal" : "/full"),
+              c);
+        }
       }
     }
+  }
+  // GQA 64 / 8, d128, causal (cuDNN's published H200 points), 2k-16k.
+  for (int64_t s : {2048, 4096, 8192, 16384}) {
+    Config c;
+    c.batch = 16384 / s;
+    c.seqlen = s;
+    c.hq = 64;
+    c.hkv = 8;
+    c.causal = true;
+    add("gqa64_8/d128/s" + std::to_string(s) + "/causal", c);
   }
   // Feature overhead at one shape (B=4, S=4096, Hq=16, d128, causal).
   Config base;

@@ -19,6 +19,10 @@ enum class Backend : int { kCpu = 0, kCuda = 1 };
 /// split-KV decode kernel (few query rows per sequence, contiguous or paged KV).
 enum class KernelFamily : int { kReference = 0, kPrefill = 1, kDecode = 2 };
 
+/// Which prefill kernel family: the mma.sync one (sm_80 and newer) or the warp-specialized
+/// wgmma + TMA one (sm_90a only: cuda/hopper).
+enum class PrefillFamily : int { kMmaSync = 0, kHopper = 1 };
+
 /// Calls with at most this many query rows per sequence go to the decode kernel (SPEC 9).
 inline constexpr int64_t kDecodeMaxQueryRows = 16;
 
@@ -40,6 +44,7 @@ struct KernelChoice {
   // The instance (template arguments) the launcher runs.
   int head_dim = 0;
   DType dtype = DType::kFloat32;
+  PrefillFamily prefill = PrefillFamily::kMmaSync;  // prefill only
   // Its tile row and launch shape.
   int tile_q = 0;      // rows of Q per CTA (0 on the CPU)
   int tile_k = 0;      // keys per main-loop step

@@ -84,7 +84,7 @@ SYNC_FILTER+=':Features/CudaStats.*/block_mask_64_causal_hm2_d128_bf16'
 
 if [ "$MODE" = quick ]; then
   # Benchmark names end in /min_time:... or /iterations:3, then /manual_time.
-  ATT_FILTER='^(dense/d(64|128)/s(1024|2048|4096|8192|16384)|features/(plain|all)|block_sparse/s8192/density(25|100)|unfused_cublas/d128/s(1024|8192)/(full|causal))(/|$)'
+  ATT_FILTER='^(dense/d(64|128|256)/s(1024|2048|8192|16384)|dense_mma_sync/d128/s(2048|8192)|gqa64_8/d128/s(2048|8192|16384)|features/(plain|all)|block_sparse/s8192/density(25|100)|unfused_cublas/d128/s(1024|8192)/(full|causal))(/|$)'
   DEC_FILTER='^(decode(_fp8)?/(contiguous|paged16)/b(1|64)/sk(1024|4096|16384|32768)|decode_features/contiguous/(plain|all))(/|$)'
   STATS_FILTER='^(stats_pass/.*/s4096|sparsed_(build|sparse_step)/rho0.3/s16384)(/|$)'
   B_ATT=45 B_DEC=30 B_STATS=30 B_PEERS=110 E_ATT=20 E_DEC=10 E_STATS=15 E_PEERS=90

@@ -19,6 +19,7 @@
 #include "cuda/variant/fwd_params.hpp"
 #include "cuda/variant/key_tiles.cuh"
 #include "cuda/variant/online_softmax.cuh"
+#include "cuda/variant/score_tile.cuh"
 
 namespace attnkit::cuda_backend {
 
@@ -63,30 +64,10 @@ __global__ void __launch_bounds__(Traits::kNumThreads, Traits::kMinCtasPerSm) fw
   }
 
   // Warp w's (16, kBlockN) logits of kv tile n0 / kBlockN: S = Q K^T from shared memory, then
-  // the variant's logit transform, and SPEC 2 masking on tiles that straddle a boundary.
+  // the variant's logit hook (cuda/variant/score_tile.cuh).
   auto scores = [&](int n0, float (&s)[Traits::kNTilesS][4]) {
     gemm_qk<Traits>(s, s_q, s_k, warp, lane);
-
-    const bool partial = variant.template classify<kBlockN>(m0, m_last, n0) == TileKind::kPartial;
-    if (partial || variant.template bias_touches<kBlockN>(n0)) {
-      const int row0 = m0 + warp * 16 + lane / 4;
-      const int col0 = n0 + 2 * (lane % 4);
-#pragma unroll
-      for (int nt = 0; nt < Traits::kNTilesS; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int i = row0 + 8 * (e / 2);
-          const int j = col0 + nt * 8 + (e % 2);
-          s[nt][e] = partial && !variant.visible(i, j) ? cuda_core::neg_inf() : variant.logit(s[nt][e], j);
-        }
-      }
-    } else {
-#pragma unroll
-      for (int nt = 0; nt < Traits::kNTilesS; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] *= variant.scale_log2;
-      }
-    }
+    score_tile<kBlockN>(variant, s, m0, m_last, n0, m0 + warp * 16 + lane / 4, n0 + 2 * (lane % 4));
   };
 
   int tile = schedule.next();

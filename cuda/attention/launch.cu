@@ -16,6 +16,9 @@
 #include "cuda/attention/launch_common.hpp"
 #include "cuda/attention/kernel_traits.cuh"
 #include "cuda/variant/key_tiles.cuh"
+#if defined(ATTNKIT_WITH_HOPPER)
+#include "cuda/hopper/hopper_select.hpp"
+#endif
 
 namespace attnkit::cuda_backend {
 namespace {
@@ -47,6 +50,16 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
   detail::DeviceInfo device;
   if (Status s = current_device_info(&device); !s) return s;
   if (Status s = check_sm80(device, "CUDA kernel"); !s) return s;
+  // sm_90 devices take the Hopper family for every call it supports; the rest, and every other
+  // device, the mma.sync family (which says why the Hopper family did not run).
+  std::string hopper_refusal;
+#if defined(ATTNKIT_WITH_HOPPER)
+  *choice = detail::KernelChoice{};
+  hopper_refusal = select_hopper(problem, params, device, choice);
+  if (hopper_refusal.empty() && choice->prefill == detail::PrefillFamily::kHopper) return Status::ok();
+#else
+  if (device.major == 9 && device.minor == 0) hopper_refusal = "this build has no Hopper family (ATTNKIT_HOPPER=OFF)";
+#endif
   const TileConfig config = tile_row(device, problem.d);
   if (problem.has_block_mask &&
       !supports_block_mask(config.block_m, config.block_n, params.block_mask.block_q, params.block_mask.block_k)) {
@@ -107,6 +120,7 @@ Status select_kernel(const detail::Problem& problem, const AttentionParams& para
                    std::to_string(params.block_mask.block_k) + " walked as " +
                    std::to_string(params.block_mask.block_k / config.block_n) + " kv tile(s) per listed block";
   }
+  if (!hopper_refusal.empty()) choice->why += "; not the Hopper family: " + hopper_refusal;
   return Status::ok();
 }
 
@@ -123,6 +137,13 @@ Status run_forward_params(const detail::Problem& problem, const AttentionParams&
   }
   if (problem.batch == 0 || problem.hq == 0 || problem.max_sq == 0) return Status::ok();  // nothing to write
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
+  if (choice.prefill == detail::PrefillFamily::kHopper) {
+#if defined(ATTNKIT_WITH_HOPPER)
+    return run_hopper(problem, p, choice, stream);
+#else
+    return Status(StatusCode::kInternal, "a Hopper kernel choice in a build without the Hopper family");
+#endif
+  }
   return switch_instance(choice.dtype, choice.head_dim, p.kv_fp8, [&](auto head_dim, auto is_bf16, auto kv_fp8) {
     return launch_fwd<decltype(head_dim)::value, decltype(is_bf16)::value, decltype(kv_fp8)::value>(
         p, static_cast<int>(choice.grid_m), stream);

@@ -95,6 +95,16 @@ struct OnlineSoftmax {
   /// \brief Turns base-2 logits s (masked entries -inf) of one tile into unnormalized
   /// probabilities and rescales the output accumulators o to the new max.
   __device__ __forceinline__ void update(float (&s)[kNTilesS][4], float (&o)[kNTilesO][4]) {
+    float alpha[2];
+    update_scores(s, alpha);
+    rescale(o, alpha);
+  }
+
+  /// \brief The first half of update: s becomes probabilities against the new row maxima, the
+  /// sums move on, and alpha[r] is the factor the accumulators must still be multiplied by
+  /// (rescale). Split so that a pipelined kernel can finish an accumulation under the old max
+  /// (an in-flight P V) before rescaling.
+  __device__ __forceinline__ void update_scores(float (&s)[kNTilesS][4], float (&alpha)[2]) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float tile_max = row_max[r];
@@ -104,7 +114,7 @@ struct OnlineSoftmax {
       }
       const float new_max = cuda_core::quad_max(tile_max);
       const float ref = softmax_ref(new_max);
-      const float alpha = cuda_core::exp2_approx(row_max[r] - ref);
+      alpha[r] = cuda_core::exp2_approx(row_max[r] - ref);
       row_max[r] = new_max;
       float sum = 0.0f;
 #pragma unroll
@@ -113,12 +123,18 @@ struct OnlineSoftmax {
         s[nt][2 * r + 1] = cuda_core::exp2_approx(s[nt][2 * r + 1] - ref);
         sum += s[nt][2 * r] + s[nt][2 * r + 1];
       }
-      row_sum[r] = row_sum[r] * alpha + sum;
+      row_sum[r] = row_sum[r] * alpha[r] + sum;
+    }
+  }
+
+  /// \brief The second half: o *= alpha per row.
+  __device__ __forceinline__ static void rescale(float (&o)[kNTilesO][4], const float (&alpha)[2]) {
 #pragma unroll
-      for (int nt = 0; nt < kNTilesO; ++nt) {
-        o[nt][2 * r] *= alpha;
-        o[nt][2 * r + 1] *= alpha;
-      }
+    for (int nt = 0; nt < kNTilesO; ++nt) {
+      o[nt][0] *= alpha[0];
+      o[nt][1] *= alpha[0];
+      o[nt][2] *= alpha[1];
+      o[nt][3] *= alpha[1];
     }
   }
 

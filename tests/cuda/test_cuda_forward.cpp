@@ -2,6 +2,8 @@
 // SPEC 1-6 feature and their combinations, over head dims 64/128/256 and fp16/bf16.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -158,8 +160,56 @@ TEST_F(CudaForwardRejects, ExplainNamesTheKernel) {
   mirror_to_device(host, &dev);
   std::string description;
   ASSERT_TRUE(attnkit::explain(dev.params, &description).is_ok());
-  EXPECT_NE(description.find("fwd_sm80<bf16,d128>"), std::string::npos) << description;
+  // sm_90 runs the Hopper family (cuda/hopper) when the build holds its sm_90a image.
+  int device = 0, major = 0, minor = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  const char* expected = major == 9 && minor == 0 ? "fwd_sm90<bf16,d128>" : "fwd_sm80<bf16,d128>";
+  EXPECT_NE(description.find(expected), std::string::npos) << description;
 }
+
+// ---------------------------------------------------------------------------
+// The mma.sync family on an sm_90 device (ATTNKIT_PREFILL_FAMILY=mma_sync), so that a Hopper
+// GPU runs both families against the reference; elsewhere it is the family that runs anyway.
+// ---------------------------------------------------------------------------
+
+class CudaForwardMmaSyncFamily : public CudaTestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    CudaTestWithParam<Param>::SetUp();
+    setenv("ATTNKIT_PREFILL_FAMILY", "mma_sync", 1);
+  }
+  void TearDown() override {
+    unsetenv("ATTNKIT_PREFILL_FAMILY");
+    CudaTestWithParam<Param>::TearDown();
+  }
+};
+
+TEST_P(CudaForwardMmaSyncFamily, MatchesCpuReference) {
+  const auto& [c, d, dtype] = GetParam();
+  expect_matches_reference(c, d, dtype, /*seed=*/3000 + d);
+  BuiltCall host;
+  build_call(c, d, dtype, 1, &host);
+  DeviceCall dev;
+  mirror_to_device(host, &dev);
+  std::string description;
+  ASSERT_TRUE(attnkit::explain(dev.params, &description).is_ok());
+  EXPECT_NE(description.find("fwd_sm80<"), std::string::npos) << description;
+}
+
+std::vector<GpuCase> mma_sync_cases() {
+  std::vector<GpuCase> v;
+  for (const GpuCase& c : feature_cases()) {
+    if (c.name == "everything" || c.name == "dense" || c.name == "odd_causal_q1013_k1024" || c.name == "block_mask_64x128_causal") v.push_back(c);
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sm80OnAnyDevice, CudaForwardMmaSyncFamily,
+                         ::testing::Combine(::testing::ValuesIn(mma_sync_cases()), ::testing::Values(64, 128),
+                                            ::testing::Values(DType::kBFloat16)),
+                         param_name);
 
 }  // namespace
 }  // namespace attnkit_test

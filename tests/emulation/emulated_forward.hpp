@@ -9,6 +9,11 @@
 
 namespace attnkit_emu {
 
+/// \brief Whether the emulated library holds the Hopper family's sm_90a image (test switch,
+/// default off): on, sm_90 calls the family supports run cuda/hopper's kernel; off, they run
+/// the mma.sync family as a build without the family would.
+inline bool g_sm90a_image = false;
+
 /// \brief Runs `params` (host tensors) as attnkit::forward runs a device call: validation,
 /// then the dispatcher's rule (host/dispatch_rule.hpp) over the emulated launchers -- the
 /// prefill kernel, or the decode kernel for few query rows -- with every CTA emulated.

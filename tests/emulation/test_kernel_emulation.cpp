@@ -12,6 +12,7 @@
 
 #include "attnkit/attention.hpp"
 #include "cuda/attention_gpu_case.hpp"
+#include "emu_cases.hpp"
 #include "emu_compare.hpp"
 #include "emu_runtime.hpp"
 #include "emulated_forward.hpp"
@@ -20,31 +21,6 @@ namespace attnkit_test {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-/// One curated case: a GpuCase (its name is the test name) at one head dim and dtype.
-struct EmuCase {
-  GpuCase c;
-  int64_t d = 64;
-  DType dtype = DType::kBFloat16;
-};
-
-void PrintTo(const EmuCase& e, std::ostream* os) { *os << e.c.name; }
-
-/// \brief A GpuCase with small shapes: one batch, two heads, the given lengths.
-GpuCase small(const std::string& name, int64_t sq, int64_t sk) {
-  GpuCase c;
-  c.name = name;
-  c.batch = 1;
-  c.hq = c.hkv = 2;
-  c.sq = sq;
-  c.sk = sk;
-  return c;
-}
-
-EmuCase at(GpuCase c, int64_t d, DType dtype) {
-  c.name += "_d" + std::to_string(d) + (dtype == DType::kBFloat16 ? "_bf16" : "_fp16");
-  return EmuCase{c, d, dtype};
-}
 
 // Shapes stay around 70-260 with odd tails so every case covers partial kv tiles and
 // partial query blocks while an emulated CTA stays cheap; most cases are one or two

@@ -1,0 +1,49 @@
+// Definitions behind hopper_launch.hpp; included only by the instance files (built for sm_90a).
+#pragma once
+
+#include <string>
+
+#include "cuda/hopper/hopper_kernel.cuh"
+#include "cuda/hopper/hopper_launch.hpp"
+#include "cuda/hopper/hopper_traits.cuh"
+
+namespace attnkit::cuda_backend {
+
+template <int kHeadDim, bool kIsBf16>
+Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t stream) {
+  using Traits = HopperTraits<kHeadDim, kIsBf16>;
+  const auto kernel = &hopper_fwd_kernel<Traits>;
+  constexpr int kSmem = Traits::kSmemBytes;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (err != cudaSuccess) {
+    return Status(StatusCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize = ") +
+                                              std::to_string(kSmem) + ") failed: " + cudaGetErrorString(err));
+  }
+  const dim3 grid(static_cast<unsigned>(grid_m), static_cast<unsigned>(params.p.hq),
+                  static_cast<unsigned>(params.p.batch));
+  kernel<<<grid, Traits::kNumThreads, kSmem, stream>>>(params);
+  err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    return Status(StatusCode::kCudaError, std::string("Hopper forward kernel launch failed: ") + cudaGetErrorString(err));
+  }
+  return Status::ok();
+}
+
+template <int kHeadDim, bool kIsBf16>
+cudaError_t hopper_kernel_attributes(cudaFuncAttributes* attributes) {
+  return cudaFuncGetAttributes(attributes, &hopper_fwd_kernel<HopperTraits<kHeadDim, kIsBf16>>);
+}
+
+template <int kHeadDim, bool kIsBf16>
+int hopper_smem_bytes() {
+  return HopperTraits<kHeadDim, kIsBf16>::kSmemBytes;
+}
+
+}  // namespace attnkit::cuda_backend
+
+/// Explicit instantiation of one (head dim, dtype) instance.
+#define ATTNKIT_INSTANTIATE_HOPPER(kHeadDim, kIsBf16)                                                          \
+  template attnkit::Status attnkit::cuda_backend::launch_hopper<kHeadDim, kIsBf16>(                             \
+      const attnkit::cuda_backend::HopperFwdParams&, int, cudaStream_t);                                        \
+  template cudaError_t attnkit::cuda_backend::hopper_kernel_attributes<kHeadDim, kIsBf16>(cudaFuncAttributes*); \
+  template int attnkit::cuda_backend::hopper_smem_bytes<kHeadDim, kIsBf16>();

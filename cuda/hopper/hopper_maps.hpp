@@ -1,0 +1,80 @@
+// The Hopper family's argument block for one call: FwdParams plus TMA maps of Q, K and V as
+// 4-d tensors (head dim, row, head, batch) with boxes of (64, block rows, 1, 1). Varlen calls
+// use one batch of global rows: a tile that runs past its sequence reads the next
+// sequence's rows (masked by the variant), past the tensor TMA fills zeros. Header-only, so
+// that the emulation compiles it with its tensor-map twin.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/problem.hpp"
+#include "cuda/core/tensor_map.hpp"
+#include "cuda/hopper/hopper_params.hpp"
+#include "cuda/variant/fwd_params.hpp"
+
+namespace attnkit::cuda_backend {
+
+/// \brief The TMA map spec of a query- or key-side tensor with `rows` rows per batch entry.
+inline cuda_core::TensorMapSpec hopper_map_spec(const void* base, const RowStrides& s, bool is_bf16, int64_t head_dim,
+                                                int64_t rows, int64_t heads, int64_t batch, bool varlen,
+                                                int box_rows) {
+  cuda_core::TensorMapSpec spec;
+  spec.base = base;
+  spec.is_bf16 = is_bf16;
+  spec.dims[0] = static_cast<uint64_t>(head_dim);
+  spec.dims[1] = static_cast<uint64_t>(rows);
+  spec.dims[2] = static_cast<uint64_t>(heads);
+  spec.dims[3] = static_cast<uint64_t>(varlen ? 1 : batch);
+  spec.strides[0] = static_cast<uint64_t>(s.row) * 2;
+  spec.strides[1] = static_cast<uint64_t>(s.head) * 2;
+  spec.strides[2] = static_cast<uint64_t>(varlen ? s.head : s.batch) * 2;  // one batch entry: any valid stride
+  spec.box[0] = 64;
+  spec.box[1] = static_cast<uint32_t>(box_rows);
+  spec.box[2] = 1;
+  spec.box[3] = 1;
+  return spec;
+}
+
+/// \brief The three specs of a call (Q, K, V).
+inline void hopper_map_specs(const detail::Problem& problem, const FwdParams& p, int block_m, int block_n,
+                             cuda_core::TensorMapSpec (&specs)[3]) {
+  const bool bf16 = problem.dtype == DType::kBFloat16;
+  const bool varlen = problem.varlen;
+  const int64_t q_rows = varlen ? problem.total_q : problem.max_sq;
+  const int64_t k_rows = varlen ? problem.total_k : problem.max_sk;
+  specs[0] = hopper_map_spec(p.q, p.q_stride, bf16, problem.d, q_rows, problem.hq, problem.batch, varlen, block_m);
+  specs[1] = hopper_map_spec(p.k, p.k_stride, bf16, problem.d, k_rows, problem.hkv, problem.batch, varlen, block_n);
+  specs[2] = hopper_map_spec(p.v, p.v_stride, bf16, problem.dv, k_rows, problem.hkv, problem.batch, varlen, block_n);
+}
+
+/// \brief "" when TMA can describe Q, K and V of this call, else the reason (named tensor).
+inline std::string hopper_maps_unsupported(const detail::Problem& problem, const FwdParams& p, int block_m,
+                                           int block_n) {
+  cuda_core::TensorMapSpec specs[3];
+  hopper_map_specs(problem, p, block_m, block_n, specs);
+  const char* names[3] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string why = cuda_core::tensor_map_unsupported(specs[i]);
+    if (!why.empty()) return std::string(names[i]) + ": " + why;
+  }
+  return "";
+}
+
+/// \brief FwdParams plus the encoded maps; "" or the driver's refusal.
+inline std::string make_hopper_params(const detail::Problem& problem, const FwdParams& p, int block_m, int block_n,
+                                      HopperFwdParams* out) {
+  cuda_core::TensorMapSpec specs[3];
+  hopper_map_specs(problem, p, block_m, block_n, specs);
+  CUtensorMap* maps[3] = {&out->tma_q, &out->tma_k, &out->tma_v};
+  const char* names[3] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i) {
+    std::string why = cuda_core::tensor_map_unsupported(specs[i]);
+    if (why.empty() && cuda_core::encode_tensor_map(specs[i], maps[i], &why) == cudaSuccess) continue;
+    return std::string("TMA map of ") + names[i] + ": " + why;
+  }
+  out->p = p;
+  return "";
+}
+
+}  // namespace attnkit::cuda_backend

@@ -1,0 +1,71 @@
+// Tile shapes of the Hopper (sm_90a) prefill family. Tuning is data: one row per head dim;
+// the kernel, the launcher and select_kernel read only this table.
+#pragma once
+
+namespace attnkit::cuda_backend {
+
+struct HopperTileConfig {
+  int head_dim;
+  int block_m;        // query rows per CTA: 64 per consumer warpgroup
+  int block_n;        // keys per pipeline stage
+  int stages;         // K and V pipeline depth
+  int producer_regs;  // setmaxnreg of the TMA warpgroup
+  int consumer_regs;  // setmaxnreg of the two MMA warpgroups (128 x 24 + 256 x 240 <= 64K)
+};
+
+// FlashAttention-3's published points are d64 192x128, d128 128x128 (causal) / 128x176, d256
+// 128x80; block-sparse masks of 64-key blocks need block_n | 64 and two warpgroups of 64 rows
+// each, so the rows keep 128 query rows and block_n a power of two. Shared memory is Q
+// (block_m, D) + stages x (K + V) (block_n, D), 16-bit: 80 / 160 / 192 KB.
+inline constexpr HopperTileConfig kHopperTileTable[] = {
+    {/*head_dim=*/64, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
+    {/*head_dim=*/128, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
+    {/*head_dim=*/256, /*block_m=*/128, /*block_n=*/64, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
+};
+
+/// \brief The table row of a head dim (head_dim 0: none).
+constexpr HopperTileConfig hopper_tile_config(int head_dim) {
+  for (const HopperTileConfig& c : kHopperTileTable) {
+    if (c.head_dim == head_dim) return c;
+  }
+  return HopperTileConfig{0, 0, 0, 0, 0, 0};
+}
+
+/// \brief Compile-time shapes of one instance.
+template <int kHeadDim_, bool kIsBf16_>
+struct HopperTraits {
+  static constexpr HopperTileConfig kConfig = hopper_tile_config(kHeadDim_);
+  static_assert(kConfig.head_dim == kHeadDim_, "no Hopper tile table row for this head dim");
+
+  static constexpr bool kIsBf16 = kIsBf16_;
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kBlockM = kConfig.block_m;
+  static constexpr int kBlockN = kConfig.block_n;
+  static constexpr int kStages = kConfig.stages;
+  static constexpr int kConsumerRows = 64;  // one m64 wgmma per consumer warpgroup
+  static constexpr int kConsumers = kBlockM / kConsumerRows;
+  static constexpr int kNumThreads = 128 * (1 + kConsumers);  // warpgroup 0 loads, the others compute
+  static constexpr int kConsumerThreads = 128 * kConsumers;
+  static_assert(kConsumers == 2, "two consumer warpgroups (setmaxnreg budget below)");
+  static_assert(128 * kConfig.producer_regs + kConsumerThreads * kConfig.consumer_regs <= 65536, "register file");
+
+  static constexpr int kNTilesS = kBlockN / 8;     // n8 column tiles of S per thread
+  static constexpr int kNTilesO = kHeadDim / 8;    // n8 column tiles of O per thread
+  static constexpr int kKStepsQK = kHeadDim / 16;  // k16 wgmma steps of Q K^T
+  static constexpr int kKStepsPV = kBlockN / 16;   // k16 wgmma steps of P V
+  static constexpr int kColBlocks = kHeadDim / 64; // 128-byte swizzle column blocks (one TMA box each)
+
+  // Shared memory: tiles 1024-byte aligned (the swizzle atom), then the mbarriers.
+  static constexpr int kQBytes = kBlockM * kHeadDim * 2;
+  static constexpr int kKVBytes = kBlockN * kHeadDim * 2;  // one K or V stage
+  static constexpr int kQOffset = 0;
+  static constexpr int kKOffset = kQOffset + kQBytes;
+  static constexpr int kVOffset = kKOffset + kStages * kKVBytes;
+  static constexpr int kBarrierOffset = kVOffset + kStages * kKVBytes;
+  static constexpr int kNumBarriers = 1 + 4 * kStages;  // Q, then full / empty of K and V per stage
+  static constexpr int kSmemBytes = kBarrierOffset + 8 * kNumBarriers;
+  static_assert(kHeadDim % 64 == 0 && kBlockN % 64 == 0, "whole swizzle atoms");
+  static_assert(kSmemBytes <= 227 * 1024, "must fit sm_90's 227 KB opt-in shared memory");
+};
+
+}  // namespace attnkit::cuda_backend

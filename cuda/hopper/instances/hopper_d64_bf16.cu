@@ -1,0 +1,4 @@
+// Hopper (sm_90a) forward instance: head dim 64, bf16. Every variant is a runtime flag inside.
+#include "cuda/hopper/hopper_launch_template.cuh"
+
+ATTNKIT_INSTANTIATE_HOPPER(/*kHeadDim=*/64, /*kIsBf16=*/true)

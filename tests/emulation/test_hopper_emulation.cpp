@@ -1,0 +1,284 @@
+// The Hopper family (cuda/hopper: TMA producer warpgroup, two wgmma consumer warpgroups,
+// mbarrier pipelines), emulated on the CPU against the CPU reference: the prefill feature
+// matrix of the sm_80 suite (every feature and their combination, head dims 64 / 128 / 256,
+// fp16 / bf16, odd lengths, Sq != Sk, GQA 8:1, varlen with empty sequences, per-head block
+// masks of 64 and 128, rows without keys), routed by the library's own select_kernel on the
+// emulated H100 with the sm_90a image present. Each case also checks that the Hopper kernel
+// ran; the dispatch tests check what falls back to the mma.sync family, and why.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "attnkit/attention.hpp"
+#include "cuda/attention_gpu_case.hpp"
+#include "emu_cases.hpp"
+#include "emu_compare.hpp"
+#include "emu_runtime.hpp"
+#include "emulated_forward.hpp"
+
+namespace attnkit_test {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr DType kBf16 = DType::kBFloat16;
+constexpr DType kFp16 = DType::kFloat16;
+
+/// The emulated library holds the sm_90a image for one scope.
+struct Sm90aImage {
+  Sm90aImage() { attnkit_emu::g_sm90a_image = true; }
+  ~Sm90aImage() { attnkit_emu::g_sm90a_image = false; }
+};
+
+std::vector<EmuCase> hopper_cases() {
+  std::vector<EmuCase> v;
+  {
+    GpuCase c = small("dense_odd_113x203_batch2", 113, 203);
+    c.batch = 2;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("dense_bhsd_128x217", 128, 217);
+    c.hq = c.hkv = 1;
+    c.bhsd = true;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("causal_1023x1024", 1023, 1024);
+    c.hq = c.hkv = 1;
+    c.causal = true;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("causal_sq_gt_sk_empty_rows", 140, 45);  // rows 0-94 see no key: O = 0, LSE = -inf
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("causal_sq_lt_sk", 70, 203);
+    c.causal = true;
+    v.push_back(at(c, 128, kBf16));
+  }
+  {
+    GpuCase c = small("window_left_sink_tokens_gap_skip", 300, 300);
+    c.hq = c.hkv = 1;
+    c.causal = true;
+    c.window_left = 20;
+    c.sink_tokens = 5;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("window_left_right", 100, 137);
+    c.window_left = 30;
+    c.window_right = 10;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("gqa_8to1_causal_no_lse", 75, 90);
+    c.hq = 8;
+    c.hkv = 1;
+    c.causal = true;
+    c.lse = false;
+    v.push_back(at(c, 128, kBf16));
+  }
+  {
+    GpuCase c = small("varlen_gqa_with_empty_sequences", 0, 0);  // (9 queries, 0 keys) and (0, 0)
+    c.hq = 4;
+    c.varlen_q = {150, 0, 9, 33};
+    c.varlen_k = {90, 0, 0, 217};
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("head_scale_key_bias_neg_inf", 80, 130);
+    c.causal = true;
+    c.head_scale = {0.5, 2.0};
+    c.log_gamma = {1.0, -kInf};
+    c.bias_begin = 10;
+    c.bias_end = 90;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("learned_sink_rows_without_keys", 100, 40);
+    c.causal = true;
+    c.sink_logit = {0.5, -kInf};
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("learned_sink_huge_all_keys_biased_out", 70, 100);  // head 1: every key -inf, only the sink
+    c.sink_logit = {1e4, 2.0};
+    c.log_gamma = {0.3, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 100;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("gate_headwise_f32_sigmoid_varlen", 0, 0);
+    c.varlen_q = {33, 140};
+    c.varlen_k = {40, 71};
+    c.gate = GateKind::kHeadwise;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("gate_elementwise_qdtype_identity", 70, 70);
+    c.hq = c.hkv = 1;
+    c.gate = GateKind::kElementwise;
+    c.gate_float32 = false;
+    c.gate_sigmoid = false;
+    v.push_back(at(c, 256, kBf16));
+  }
+  {
+    GpuCase c = small("gate_elementwise_packed_in_place_causal", 77, 77);
+    c.gate = GateKind::kElementwise;
+    c.gate_packed = true;
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("rectify_block_q64_causal", 130, 100);
+    c.causal = true;
+    c.rectify_block_q = 64;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    // 64-row mask blocks: the two warpgroups of a CTA walk different mask rows.
+    GpuCase c = small("block_mask_64x128_per_head_empty_rows_causal", 130, 260);
+    c.hq = 4;
+    c.mask_block_q = 64;
+    c.mask_block_k = 128;
+    c.mask_density = 0.6;
+    c.mask_empty_rows = true;
+    c.causal = true;
+    v.push_back(at(c, 64, kFp16));
+  }
+  {
+    GpuCase c = small("block_mask_128x128_hm_eq_hkv_bm1", 200, 300);
+    c.batch = 2;
+    c.hq = 4;
+    c.mask_heads = 2;
+    c.mask_block_q = 128;
+    c.mask_block_k = 128;
+    c.mask_density = 0.5;
+    c.mask_batch_broadcast = true;
+    v.push_back(at(c, 128, kBf16));
+  }
+  {
+    GpuCase c = small("block_mask_64x64_window_sinks", 150, 230);  // d256 walks 64-key tiles
+    c.hq = c.hkv = 1;
+    c.mask_block_q = 64;
+    c.mask_block_k = 64;
+    c.mask_density = 0.6;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 3;
+    v.push_back(at(c, 256, kBf16));
+  }
+  {
+    GpuCase c = small("everything", 130, 150);
+    c.hq = 4;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 8;
+    c.head_scale = {1.2, 0.8};
+    c.log_gamma = {-0.5, 0.4, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 4;
+    c.sink_logit = {0.3, -0.2, 2.0};
+    c.mask_block_q = 128;
+    c.mask_block_k = 128;
+    c.mask_density = 0.7;
+    c.mask_heads = 2;
+    c.rectify_block_q = 128;
+    c.gate = GateKind::kElementwise;
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("everything", 130, 150);
+    c.hq = 4;
+    c.causal = true;
+    c.window_left = 70;
+    c.sink_tokens = 8;
+    c.head_scale = {1.2, 0.8};
+    c.log_gamma = {-0.5, 0.4, -kInf};
+    c.bias_begin = 0;
+    c.bias_end = 4;
+    c.sink_logit = {0.3, -0.2, 2.0};
+    c.mask_block_q = 64;
+    c.mask_block_k = 128;
+    c.mask_density = 0.7;
+    c.mask_heads = 1;
+    c.rectify_block_q = 64;
+    c.gate = GateKind::kHeadwise;
+    c.gate_float32 = false;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
+    GpuCase c = small("dense", 70, 100);
+    c.hq = c.hkv = 1;
+    v.push_back(at(c, 256, kFp16));
+  }
+  {
+    GpuCase c = small("causal_varlen", 0, 0);
+    c.hq = c.hkv = 1;
+    c.varlen_q = {33, 170};
+    c.varlen_k = {50, 170};
+    c.causal = true;
+    v.push_back(at(c, 256, kBf16));
+  }
+  return v;
+}
+
+class HopperEmulation : public ::testing::TestWithParam<EmuCase> {};
+
+TEST_P(HopperEmulation, MatchesCpuReference) {
+  const EmuCase& e = GetParam();
+  const Sm90aImage image;
+  BuiltCall host;
+  build_call(e.c, e.d, e.dtype, /*seed=*/2000 + e.d, &host);
+  std::string kernel;
+  const Outcome r = run_against_reference(host, [&kernel](const attnkit::AttentionParams& p) {
+    return attnkit_emu::emulated_forward_via(p, &kernel);
+  });
+  expect_within(r, tolerance_for(e.dtype));
+  EXPECT_EQ(kernel.rfind("fwd_sm90<", 0), 0u) << "ran " << kernel;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sm90, HopperEmulation, ::testing::ValuesIn(hopper_cases()),
+                         [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
+
+/// \brief The kernel the emulated dispatcher picks for `c` (and runs it against the reference).
+std::string kernel_for(const GpuCase& c, int64_t d, DType dtype, bool image) {
+  attnkit_emu::g_sm90a_image = image;
+  BuiltCall host;
+  build_call(c, d, dtype, /*seed=*/7, &host);
+  std::string kernel;
+  const Outcome r = run_against_reference(host, [&kernel](const attnkit::AttentionParams& p) {
+    return attnkit_emu::emulated_forward_via(p, &kernel);
+  });
+  attnkit_emu::g_sm90a_image = false;
+  expect_within(r, tolerance_for(dtype));
+  return kernel;
+}
+
+TEST(HopperEmulationDispatch, WithoutTheSm90aImageTheMmaSyncFamilyRuns) {
+  EXPECT_EQ(kernel_for(small("dense", 70, 90), 64, kBf16, /*image=*/false).rfind("fwd_sm80<", 0), 0u);
+  EXPECT_EQ(kernel_for(small("dense", 70, 90), 64, kBf16, /*image=*/true).rfind("fwd_sm90<", 0), 0u);
+}
+
+TEST(HopperEmulationDispatch, Fp8CachesFallBackToTheMmaSyncFamily) {
+  GpuCase c = small("fp8", 70, 90);
+  c.kv_fp8 = DType::kFloat8E4M3;
+  EXPECT_EQ(kernel_for(c, 64, kBf16, /*image=*/true), "fwd_sm80<bf16,d64,kv=float8_e4m3>");
+}
+
+TEST(HopperEmulationDispatch, MaskBlocksNarrowerThanTheKeyTileFallBack) {
+  GpuCase c = small("mask_64x64", 130, 140);
+  c.mask_block_q = 64;
+  c.mask_block_k = 64;
+  c.mask_density = 0.5;
+  EXPECT_EQ(kernel_for(c, 128, kFp16, /*image=*/true).rfind("fwd_sm80<", 0), 0u);  // d128 tiles are 128 keys
+  EXPECT_EQ(kernel_for(c, 256, kFp16, /*image=*/true).rfind("fwd_sm90<", 0), 0u);  // d256 tiles are 64 keys
+}
+
+}  // namespace
+}  // namespace attnkit_test
