@@ -6,9 +6,10 @@
 //   warpgroups 1, 2 (consumers, setmaxnreg up): 64 rows each. S = Q K^T by wgmma with both
 //     operands in shared memory, the variant's logit hook and the online softmax on the
 //     accumulator fragments (mma.sync's D layout, so the same code as the sm_80 family), then
-//     O += P V by wgmma with P from registers and V read transposed from shared memory. K's
-//     stage is released as soon as S is done, so the next K load overlaps softmax and P V;
-//     the two warpgroups interleave (one's softmax under the other's GEMMs).
+//     O += P V by wgmma with P from registers and V read transposed from shared memory. The
+//     P V of tile n - 1 is issued behind tile n's S = Q K^T and runs under tile n's softmax
+//     (FlashAttention-3's intra-warpgroup overlap); K's stage is released as soon as S is done,
+//     so the next K load overlaps softmax and P V; the two warpgroups interleave too.
 // Every feature comes from cuda/variant: the tile schedule (visible keys, block-mask rows per
 // warpgroup), the logit hook, the sink at finalize and the output transforms.
 #pragma once
@@ -19,6 +20,7 @@
 #include "cuda/core/gmma_desc.hpp"
 #include "cuda/core/ldmatrix.cuh"  // smem_address
 #include "cuda/core/mbarrier.cuh"
+#include "cuda/core/smem_access.cuh"
 #include "cuda/core/tma.cuh"
 #include "cuda/core/vec_types.cuh"
 #include "cuda/core/warpgroup.cuh"
@@ -53,6 +55,9 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1) hopper_fwd_kernel(cons
   auto full_v = [bar_q](int stage) { return bar_q + 8 * (1 + kStages + stage); };
   auto empty_k = [bar_q](int stage) { return bar_q + 8 * (1 + 2 * kStages + stage); };
   auto empty_v = [bar_q](int stage) { return bar_q + 8 * (1 + 3 * kStages + stage); };
+  // The tile each K stage holds, published by the producer with the stage: tile * 4 + the
+  // warpgroups that need it (bit c), or -1 after the last tile.
+  int32_t* s_tiles = reinterpret_cast<int32_t*>(hopper_smem + Traits::kScheduleOffset);
 
   // Causal CTAs of the last query blocks do the most work: launch them first.
   const int m_block = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
@@ -77,7 +82,6 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1) hopper_fwd_kernel(cons
   __syncthreads();
 
   const AttentionVariant variant(p, h, info.seqlen_q, info.seqlen_k);
-  UnionSchedule<kBlockN, Traits::kConsumers, kRows> schedule(p, variant.visibility, b, h, m0, info.seqlen_q);
 
   if (warpgroup == 0) {
     // ---- producer: one thread issues every TMA load ----------------------------------------
@@ -98,18 +102,26 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1) hopper_fwd_kernel(cons
     };
     cuda_core::mbarrier_arrive_expect_tx(bar_q, Traits::kQBytes);
     load(&hp.tma_q, s_q, kBlockM, bar_q, static_cast<int>(info.q_row_start) + m0, h);
+    // The schedule lives here only: the consumers learn each tile from its stage's slot.
+    UnionSchedule<kBlockN, Traits::kConsumers, kRows> schedule(p, variant.visibility, b, h, m0, info.seqlen_q);
     unsigned users = 0;
-    for (int i = 0, tile = schedule.next(&users); tile >= 0; ++i, tile = schedule.next(&users)) {
+    int i = 0;
+    for (int tile = schedule.next(&users); tile >= 0; ++i, tile = schedule.next(&users)) {
       const int stage = i % kStages;
       const uint32_t phase = (i / kStages) & 1;
       const int row = static_cast<int>(info.k_row_start) + tile * kBlockN;
-      cuda_core::mbarrier_wait(empty_k(stage), phase ^ 1);  // the consumers are done with the stage
-      cuda_core::mbarrier_arrive_expect_tx(full_k(stage), Traits::kKVBytes);
+      cuda_core::mbarrier_wait(empty_k(stage), phase ^ 1);  // the consumers are done with the stage (and its slot)
+      cuda_core::st_shared(s_tiles + stage, static_cast<int32_t>(tile * 4 + users));
+      cuda_core::mbarrier_arrive_expect_tx(full_k(stage), Traits::kKVBytes);  // releases the slot too
       load(&hp.tma_k, s_k(stage), kBlockN, full_k(stage), row, kv_head);
       cuda_core::mbarrier_wait(empty_v(stage), phase ^ 1);
       cuda_core::mbarrier_arrive_expect_tx(full_v(stage), Traits::kKVBytes);
       load(&hp.tma_v, s_v(stage), kBlockN, full_v(stage), row, kv_head);
     }
+    const int stage = i % kStages;  // the end: -1 in the next slot, its phase completed without bytes
+    cuda_core::mbarrier_wait(empty_k(stage), ((i / kStages) & 1) ^ 1);
+    cuda_core::st_shared(s_tiles + stage, int32_t{-1});
+    cuda_core::mbarrier_arrive(full_k(stage));
     return;
   }
 
@@ -127,55 +139,135 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1) hopper_fwd_kernel(cons
 #pragma unroll
   for (int nt = 0; nt < Traits::kNTilesO; ++nt) acc_o[nt][0] = acc_o[nt][1] = acc_o[nt][2] = acc_o[nt][3] = 0.0f;
 
-  cuda_core::mbarrier_wait(bar_q, 0);
-  unsigned users = 0;
-  for (int i = 0, tile = schedule.next(&users); tile >= 0; ++i, tile = schedule.next(&users)) {
-    const int stage = i % kStages;
-    const uint32_t phase = (i / kStages) & 1;
-    cuda_core::mbarrier_wait(full_k(stage), phase);
-    if ((users >> half & 1u) == 0) {  // the other warpgroup's tile: pass the stage on
-      cuda_core::mbarrier_arrive(empty_k(stage));
-      cuda_core::mbarrier_wait(full_v(stage), phase);
-      cuda_core::mbarrier_arrive(empty_v(stage));
-      continue;
-    }
-    const int n0 = tile * kBlockN;
-
-    float s[Traits::kNTilesS][4];
-    cuda_core::wgmma_fence();
+  // Every warpgroup walks every tile of the union; a tile only the other warpgroup needs (its
+  // keys are invisible to these rows, or outside their block-mask row) is computed fully
+  // masked, P = 0, so that no wgmma sits on a divergent path (ptxas would serialize them) and
+  // the stage protocol is the same for all. kOverlap (the tile table): the P V of tile n - 1 is
+  // issued behind tile n's S = Q K^T and runs under tile n's softmax, the accumulators rescaled
+  // once it completes (FlashAttention-3's intra-warpgroup overlap).
+  constexpr bool kOverlap = Traits::kConfig.overlap;
+  float s[Traits::kNTilesS][4];
+  uint32_t p_frag[Traits::kKStepsPV][4];  // P, rounded to 16 bits, as wgmma's register A operand
+  auto issue_s = [&](int stage) {
 #pragma unroll
     for (int kk = 0; kk < Traits::kKStepsQK; ++kk) {
       cuda_core::wgmma_ss<kBlockN, Traits::kIsBf16>(s, cuda_core::gmma_desc_k_major(q_tile, kBlockM, kk),
                                                     cuda_core::gmma_desc_k_major(s_k(stage), kBlockN, kk), kk > 0);
     }
     cuda_core::wgmma_commit();
-    cuda_core::wgmma_wait<0>();
-    cuda_core::wgmma_fence_operands(s);
-    cuda_core::mbarrier_arrive(empty_k(stage));  // K's stage may refill under the softmax and P V
-
-    score_tile<kBlockN>(variant, s, rows0, rows_last, n0, rows0 + warp * 16 + lane / 4, n0 + 2 * (lane % 4));
-    softmax.update(s, acc_o);
-    uint32_t a[Traits::kKStepsPV][4];  // P, rounded to 16 bits, as wgmma's register A operand
-#pragma unroll
-    for (int kk = 0; kk < Traits::kKStepsPV; ++kk) {
-      a[kk][0] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk][0], s[2 * kk][1]);
-      a[kk][1] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk][2], s[2 * kk][3]);
-      a[kk][2] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      a[kk][3] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-    }
-
-    cuda_core::mbarrier_wait(full_v(stage), phase);
-    cuda_core::wgmma_fence();  // P and the rescaled accumulators were written by ordinary code
+  };
+  auto issue_pv = [&](int stage) {
 #pragma unroll
     for (int kk = 0; kk < Traits::kKStepsPV; ++kk) {
       cuda_core::wgmma_rs_tb<Traits::kHeadDim, Traits::kIsBf16>(
-          acc_o, a[kk], cuda_core::gmma_desc_mn_major(s_v(stage), kBlockN, kk), 1);
+          acc_o, p_frag[kk], cuda_core::gmma_desc_mn_major(s_v(stage), kBlockN, kk), 1);
     }
     cuda_core::wgmma_commit();
-    cuda_core::wgmma_wait<0>();
-    cuda_core::wgmma_fence_operands(acc_o);
-    cuda_core::mbarrier_arrive(empty_v(stage));
+  };
+  // Waits for K's stage of union tile i and reads which tile it holds (-1: none left).
+  auto next_tile = [&](int i) {
+    cuda_core::mbarrier_wait(full_k(i % kStages), (i / kStages) & 1);
+    return cuda_core::ld_shared(s_tiles + i % kStages);
+  };
+  // The variant's logit hook (or full masking), then the softmax of the tile: s becomes P.
+  auto softmax_tile = [&](int code, float (&alpha)[2]) {
+    if (code >> half & 1) {
+      const int n0 = (code >> 2) * kBlockN;
+      score_tile<kBlockN>(variant, s, rows0, rows_last, n0, rows0 + warp * 16 + lane / 4, n0 + 2 * (lane % 4));
+    } else {
+#pragma unroll
+      for (int nt = 0; nt < Traits::kNTilesS; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = cuda_core::neg_inf();
+    }
+    softmax.update_scores(s, alpha);
+  };
+  auto pack_p = [&]() {
+#pragma unroll
+    for (int kk = 0; kk < Traits::kKStepsPV; ++kk) {
+      p_frag[kk][0] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk][0], s[2 * kk][1]);
+      p_frag[kk][1] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk][2], s[2 * kk][3]);
+      p_frag[kk][2] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      p_frag[kk][3] = cuda_core::pack_pair<Traits::kIsBf16>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+    }
+  };
+
+  // Ping-pong (FlashAttention-3's warp scheduler barriers): a warpgroup issues its GEMMs only on
+  // its turn and hands the turn over once they are issued, so one warpgroup's softmax runs under
+  // the other's GEMMs. Named barrier 1 + c (256 threads) is warpgroup c's turn: the other
+  // warpgroup arrives on it, c syncs on it. Warpgroup 0 takes the first turn (its own arrival)
+  // and consumes the last hand-over after the loop, so no arrival is left over.
+  auto my_turn = [&]() { cuda_core::named_barrier_sync(1 + half, Traits::kConsumerThreads); };
+  auto pass_turn = [&]() { cuda_core::named_barrier_arrive(2 - half, Traits::kConsumerThreads); };
+  if (half == 0) cuda_core::named_barrier_arrive(1, Traits::kConsumerThreads);
+
+  cuda_core::mbarrier_wait(bar_q, 0);
+  int code = next_tile(0);
+  if constexpr (kOverlap) {
+    if (code >= 0) {  // prologue: tile 0's S and softmax; its P V waits for tile 1's S
+      my_turn();
+      cuda_core::wgmma_fence();
+      issue_s(0);
+      pass_turn();
+      cuda_core::wgmma_wait<0>();
+      cuda_core::wgmma_fence_operands(s);
+      cuda_core::mbarrier_arrive(empty_k(0));
+      float alpha[2];
+      softmax_tile(code, alpha);
+      pack_p();
+      int prev_stage = 0;
+      uint32_t prev_phase = 0;
+      for (int i = 1; (code = next_tile(i)) >= 0; ++i) {
+        const int stage = i % kStages;
+        const uint32_t phase = (i / kStages) & 1;
+        cuda_core::mbarrier_wait(full_v(prev_stage), prev_phase);
+        my_turn();
+        cuda_core::wgmma_fence();  // s, P and the rescaled accumulators were last written by ordinary code
+        issue_s(stage);
+        issue_pv(prev_stage);
+        pass_turn();
+        cuda_core::wgmma_wait<1>();  // S is done; the P V behind it may still run
+        cuda_core::wgmma_fence_operands(s);
+        cuda_core::mbarrier_arrive(empty_k(stage));  // K's stage may refill under the softmax
+        softmax_tile(code, alpha);
+        cuda_core::wgmma_wait<0>();
+        cuda_core::wgmma_fence_operands(acc_o);
+        cuda_core::mbarrier_arrive(empty_v(prev_stage));
+        OnlineSoftmax<Traits::kNTilesS, Traits::kNTilesO>::rescale(acc_o, alpha);
+        pack_p();
+        prev_stage = stage;
+        prev_phase = phase;
+      }
+      cuda_core::mbarrier_wait(full_v(prev_stage), prev_phase);  // epilogue: the last tile's P V
+      cuda_core::wgmma_fence();
+      issue_pv(prev_stage);
+      cuda_core::wgmma_wait<0>();
+      cuda_core::wgmma_fence_operands(acc_o);
+      cuda_core::mbarrier_arrive(empty_v(prev_stage));
+    }
+  } else {
+    for (int i = 0; code >= 0; code = next_tile(++i)) {
+      const int stage = i % kStages;
+      const uint32_t phase = (i / kStages) & 1;
+      my_turn();
+      cuda_core::wgmma_fence();
+      issue_s(stage);
+      pass_turn();
+      cuda_core::wgmma_wait<0>();
+      cuda_core::wgmma_fence_operands(s);
+      cuda_core::mbarrier_arrive(empty_k(stage));  // K's stage may refill under the softmax and P V
+      float alpha[2];
+      softmax_tile(code, alpha);
+      OnlineSoftmax<Traits::kNTilesS, Traits::kNTilesO>::rescale(acc_o, alpha);
+      pack_p();
+      cuda_core::mbarrier_wait(full_v(stage), phase);
+      cuda_core::wgmma_fence();  // P and the rescaled accumulators were written by ordinary code
+      issue_pv(stage);
+      cuda_core::wgmma_wait<0>();
+      cuda_core::wgmma_fence_operands(acc_o);
+      cuda_core::mbarrier_arrive(empty_v(stage));
+    }
   }
+
+  if (half == 0) my_turn();  // the other warpgroup's last hand-over
 
   const RowFinal rows[2] = {variant.finalize(softmax.state(0)), variant.finalize(softmax.state(1))};
   write_output<Traits>(p, info, b, h, rows0 + warp * 16, acc_o, rows);

@@ -11,16 +11,19 @@ struct HopperTileConfig {
   int stages;         // K and V pipeline depth
   int producer_regs;  // setmaxnreg of the TMA warpgroup
   int consumer_regs;  // setmaxnreg of the two MMA warpgroups (128 x 24 + 256 x 240 <= 64K)
+  bool overlap;       // P V of tile n - 1 under tile n's softmax (needs P of a tile kept in registers)
 };
 
-// FlashAttention-3's published points are d64 192x128, d128 128x128 (causal) / 128x176, d256
+// overlap keeps a second tile's P (kBlockN / 4 registers) live beside S and O: d64 fits in 240
+// registers; d128 spilled 96 / 112 bytes with it (nvcc 13.0), d256 (O alone is 128 registers)
+// more, so they run without it and rely on the two warpgroups interleaving. FlashAttention-3's published points are d64 192x128, d128 128x128 (causal) / 128x176, d256
 // 128x80; block-sparse masks of 64-key blocks need block_n | 64 and two warpgroups of 64 rows
 // each, so the rows keep 128 query rows and block_n a power of two. Shared memory is Q
 // (block_m, D) + stages x (K + V) (block_n, D), 16-bit: 80 / 160 / 192 KB.
 inline constexpr HopperTileConfig kHopperTileTable[] = {
-    {/*head_dim=*/64, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
-    {/*head_dim=*/128, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
-    {/*head_dim=*/256, /*block_m=*/128, /*block_n=*/64, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240},
+    {/*head_dim=*/64, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/true},
+    {/*head_dim=*/128, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/false},
+    {/*head_dim=*/256, /*block_m=*/128, /*block_n=*/64, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/false},
 };
 
 /// \brief The table row of a head dim (head_dim 0: none).
@@ -28,7 +31,7 @@ constexpr HopperTileConfig hopper_tile_config(int head_dim) {
   for (const HopperTileConfig& c : kHopperTileTable) {
     if (c.head_dim == head_dim) return c;
   }
-  return HopperTileConfig{0, 0, 0, 0, 0, 0};
+  return HopperTileConfig{0, 0, 0, 0, 0, 0, false};
 }
 
 /// \brief Compile-time shapes of one instance.
@@ -63,7 +66,8 @@ struct HopperTraits {
   static constexpr int kVOffset = kKOffset + kStages * kKVBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKVBytes;
   static constexpr int kNumBarriers = 1 + 4 * kStages;  // Q, then full / empty of K and V per stage
-  static constexpr int kSmemBytes = kBarrierOffset + 8 * kNumBarriers;
+  static constexpr int kScheduleOffset = kBarrierOffset + 8 * kNumBarriers;  // int32 per K stage: its tile
+  static constexpr int kSmemBytes = kScheduleOffset + 4 * kStages;
   static_assert(kHeadDim % 64 == 0 && kBlockN % 64 == 0, "whole swizzle atoms");
   static_assert(kSmemBytes <= 227 * 1024, "must fit sm_90's 227 KB opt-in shared memory");
 };

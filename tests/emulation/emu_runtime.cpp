@@ -233,6 +233,7 @@ inline void join_into(uint32_t* dst, const uint32_t* src) {
 }
 
 std::string who(int id) {
+  if (id == g_cta.vc_len - 1) return "the TMA copies (their shared-memory writes)";
   if (id >= g_cta.threads) {
     return "the wgmma of warpgroup " + std::to_string(id - g_cta.threads) + " (its asynchronous operand reads)";
   }
@@ -719,7 +720,7 @@ void land_tma(const TmaCopy& c) {
 void start_clocks(int threads) {
   const int agents = (threads + kWarpgroupSize - 1) / kWarpgroupSize;
   g_cta.threads = threads;
-  g_cta.vc_len = threads + agents;
+  g_cta.vc_len = threads + agents + 1;  // + the TMA agent, last
   const uint32_t base = g_cta.next_clock;
   g_cta.clocks.assign(static_cast<size_t>(g_cta.vc_len) * g_cta.vc_len, base);
   for (int id = 0; id < g_cta.vc_len; ++id) row(id)[id] = base + 1;
@@ -1245,14 +1246,22 @@ void tma_load(uint32_t smem, const TmaTensor& tensor, uint32_t bar, int c0, int 
   }
   if (b->ready) complete_phase(*b);  // this copy belongs to the next phase
   const int self = g_cta.current;
-  shadow_range<true>(smem, bytes, self, row(self));  // adversarial: the refill writes from its issue on
+  // The copy is an agent of its own (the async proxy): it starts knowing what the issuer knew,
+  // and writes from its issue on (adversarial: a refill of bytes a consumer still reads races).
+  const int tma_agent = g_cta.vc_len - 1;
+  uint32_t* A = row(tma_agent);
+  join_into(A, row(self));
+  A[tma_agent] += 1;
+  shadow_range<true>(smem, bytes, tma_agent, A);
   for (uint32_t i = 0; i < bytes; ++i) {
     ByteShadow& s = g_cta.shadow[smem + i];
     s.pending = static_cast<int16_t>(self);
     s.flags |= kFlagTma;
   }
   b->copies.push_back(TmaCopy{smem, static_cast<uint32_t>(bytes), tensor, {c0, c1, c2, c3}, self, b->completed});
-  release_into(b->release);  // the completion releases the issuer's clock as of the issue
+  // The completion releases the copy's writes, not the issuer's other accesses: a plain store
+  // the issuer makes after its own arrival is not published by a TMA completing the phase.
+  b->release[tma_agent] = std::max(b->release[tma_agent], A[tma_agent]);
   b->tx -= static_cast<int64_t>(bytes);
   try_complete(*b, bar, /*by_tma=*/true);
 }
