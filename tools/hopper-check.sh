@@ -9,14 +9,26 @@
 # Writes OUT_DIR/hopper.tsv (instance, registers, spills, HGMMA / UTMALDG counts, setmaxnreg
 # values, highest register the SASS names) and prints it.
 #
-#   tools/hopper-check.sh [OUT_DIR]        (default build/hopper-check)
+#   tools/hopper-check.sh [OUT_DIR]               (default build/hopper-check)
+#   tools/hopper-check.sh [OUT_DIR] --self-test   the checks must fail where they should: on
+#       tools/hopper_check_probe.cu (a wgmma ptxas serializes, no TMA) and on a real instance
+#       held to deliberately tiny budgets.
 #
 # cuobjdump and nvdisasm are not in this toolkit: they come from the PyPI wheels
 # nvidia-cuda-cuobjdump / nvidia-cuda-nvdisasm, fetched once into OUT_DIR/tools (CUOBJDUMP=path
 # overrides). Exit status: 0 pass; 1 a check failed (each listed); 2 setup or compile error.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=${1:-$ROOT/build/hopper-check}
+SELF_TEST=0
+ARGS=()
+for a in "$@"; do
+  case "$a" in
+    --self-test) SELF_TEST=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) ARGS+=("$a") ;;
+  esac
+done
+OUT=${ARGS[0]:-$ROOT/build/hopper-check}
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
@@ -35,9 +47,11 @@ if [ -z "${CUOBJDUMP:-}" ]; then
 fi
 export PATH="$(dirname "$CUOBJDUMP"):$PATH"  # cuobjdump runs nvdisasm from PATH
 
-fail=0
-printf 'instance\tregisters\tspill_st\tspill_ld\thgmma\tutmaldg\tsetmaxnreg\tmax_sass_register\tverdict\n' > "$OUT/hopper.tsv"
-for src in "$ROOT"/cuda/hopper/instances/*.cu; do
+# check_instance SRC BUDGETS TABLE: compiles SRC, appends its row to TABLE, prints violations;
+# returns 1 on any.
+check_instance() {
+  local src=$1 budgets=$2 table=$3 name log sass regs st ld hgmma utma hgmma_loop utma_loop maxnreg maxreg budget verdict
+  local b_regs b_st b_ld
   name=$(basename "$src" .cu)
   log=$OUT/logs/$name.ptxas
   if ! "$NVCC" -std=c++17 --expt-relaxed-constexpr -gencode arch=compute_90a,code=sm_90a -I"$ROOT" \
@@ -75,21 +89,49 @@ for src in "$ROOT"/cuda/hopper/instances/*.cu; do
   budget=$(awk -v n="$name" '
     function glob_re(g, r, i, c) { r = ""; for (i = 1; i <= length(g); i++) { c = substr(g, i, 1)
       if (c == "*") r = r ".*"; else if (index("\\^$.[]|()+{}?", c)) r = r "\\" c; else r = r c } return "^" r "$" }
-    /^[ \t]*(#|$)/ { next } { if (n ~ glob_re($1)) { print $2, $3, $4; exit } }' "$BUDGETS")
+    /^[ \t]*(#|$)/ { next } { if (n ~ glob_re($1)) { print $2, $3, $4; exit } }' "$budgets")
   if [ -z "$budget" ]; then verdict="$verdict; no budget line"; else
     read -r b_regs b_st b_ld <<< "$budget"
     [ "$regs" -le "$b_regs" ] || verdict="$verdict; registers $regs > $b_regs"
     [ "$st" -le "$b_st" ] || verdict="$verdict; spill stores $st B > $b_st"
     [ "$ld" -le "$b_ld" ] || verdict="$verdict; spill loads $ld B > $b_ld"
   fi
-  if grep -qiE 'wgmma.*serializ|C7515' "$log"; then verdict="$verdict; wgmma serialized: $(grep -iE 'wgmma.*serializ|C7515' "$log" | head -1)"; fi
+  if grep -qiE 'wgmma.*serializ|C75[0-9][0-9]' "$log"; then verdict="$verdict; wgmma serialized: $(grep -iE 'wgmma.*serializ|C75[0-9][0-9]' "$log" | head -1)"; fi
   [ "$hgmma" -gt 0 ] && [ "$hgmma_loop" -gt 0 ] || verdict="$verdict; no HGMMA in a loop ($hgmma HGMMA)"
   [ "$utma" -gt 0 ] && [ "$utma_loop" -gt 0 ] || verdict="$verdict; no UTMALDG in a loop ($utma UTMALDG)"
   [ -n "$maxnreg" ] || verdict="$verdict; no USETMAXREG"
   verdict=${verdict#; }
-  [ -z "$verdict" ] || { fail=1; echo "hopper-check: VIOLATION $name: $verdict"; }
+  [ -z "$verdict" ] || echo "hopper-check: VIOLATION $name: $verdict"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$regs" "$st" "$ld" "$hgmma" "$utma" "$maxnreg" "$maxreg" \
-    "${verdict:-ok}" >> "$OUT/hopper.tsv"
+    "${verdict:-ok}" >> "$table"
+  [ -z "$verdict" ]
+}
+
+header() { printf 'instance\tregisters\tspill_st\tspill_ld\thgmma\tutmaldg\tsetmaxnreg\tmax_sass_register\tverdict\n' > "$1"; }
+
+if [ "$SELF_TEST" = 1 ]; then
+  failed=0
+  header "$OUT/self-test.tsv"
+  if check_instance "$ROOT/tools/hopper_check_probe.cu" "$BUDGETS" "$OUT/self-test.tsv" > "$OUT/probe.log"; then
+    echo "self-test FAIL: the serializing probe passed"; failed=1
+  elif ! grep -q 'wgmma serialized' "$OUT/probe.log" || ! grep -q 'no UTMALDG in a loop' "$OUT/probe.log"; then
+    echo "self-test FAIL: the probe failed for other reasons: $(cat "$OUT/probe.log")"; failed=1
+  else
+    echo "self-test ok: the probe's serialized wgmma and missing TMA are reported"
+  fi
+  printf 'hopper_*\t1\t0\t0\tself-test\n' > "$OUT/tiny.tsv"
+  if check_instance "$ROOT/cuda/hopper/instances/hopper_d64_bf16.cu" "$OUT/tiny.tsv" "$OUT/self-test.tsv" > "$OUT/tiny.log"; then
+    echo "self-test FAIL: a 1-register budget passed"; failed=1
+  else
+    echo "self-test ok: a 1-register budget is reported ($(grep -o 'registers [0-9]* > 1' "$OUT/tiny.log"))"
+  fi
+  exit "$failed"
+fi
+
+fail=0
+header "$OUT/hopper.tsv"
+for src in "$ROOT"/cuda/hopper/instances/*.cu; do
+  check_instance "$src" "$BUDGETS" "$OUT/hopper.tsv" || fail=1
 done
 column -t -s $'\t' "$OUT/hopper.tsv"
 [ "$fail" = 0 ] && echo "hopper-check: every sm_90a instance within budget, HGMMA and TMA in loops, no wgmma serialization"
