@@ -1,5 +1,5 @@
-// Host side of TMA: a 4-d tiled tensor map of 16-bit elements with the 128-byte swizzle,
-// encoded by the driver's cuTensorMapEncodeTiled (reached through the runtime's
+// Host side of TMA: a 4-d tiled tensor map of 16-bit elements with the 128-byte swizzle
+// (cuda/core/tensor_map_spec.hpp), encoded by the driver's cuTensorMapEncodeTiled (reached through the runtime's
 // cudaGetDriverEntryPointByVersion, so libattnkit does not link libcuda itself). The
 // emulator (tests/emulation/shadow) replaces this header with a twin that keeps the spec in
 // the map's 128 opaque bytes for its TMA twin to decode.
@@ -11,36 +11,9 @@
 #include <cstdint>
 #include <string>
 
+#include "cuda/core/tensor_map_spec.hpp"
+
 namespace attnkit::cuda_core {
-
-inline constexpr int kTensorMapRank = 4;
-
-/// What cuTensorMapEncodeTiled is given. Innermost dimension first; strides in bytes of
-/// dimensions 1..3 (dimension 0 is contiguous); the box's inner extent is 64 elements (128
-/// bytes, the swizzle span); elements outside dims read as zeros.
-struct TensorMapSpec {
-  const void* base = nullptr;
-  bool is_bf16 = true;
-  uint64_t dims[kTensorMapRank] = {1, 1, 1, 1};
-  uint64_t strides[kTensorMapRank - 1] = {0, 0, 0};
-  uint32_t box[kTensorMapRank] = {1, 1, 1, 1};
-};
-
-/// \brief "" when TMA can describe `spec` (16-byte aligned base and strides, strides below
-/// 2^40, dims below 2^32, box extents 1-256, inner box 128 bytes), else why not.
-inline std::string tensor_map_unsupported(const TensorMapSpec& s) {
-  if (reinterpret_cast<uintptr_t>(s.base) % 16 != 0) return "the base address is not 16-byte aligned";
-  for (int i = 0; i < kTensorMapRank - 1; ++i) {
-    if (s.strides[i] % 16 != 0) return "a stride is not a multiple of 16 bytes";
-    if (s.strides[i] >= (uint64_t{1} << 40)) return "a stride is 2^40 bytes or more";
-  }
-  for (int i = 0; i < kTensorMapRank; ++i) {
-    if (s.dims[i] == 0 || s.dims[i] > 0xffffffffull) return "an extent is 0 or 2^32 or more";
-    if (s.box[i] == 0 || s.box[i] > 256) return "a box extent is outside 1-256";
-  }
-  if (s.box[0] * 2 != 128) return "the inner box is not 128 bytes";
-  return "";
-}
 
 /// \brief Encodes `spec` into *out; cudaErrorInvalidValue when the driver refuses it (or
 /// cannot be reached), with the reason in *why.

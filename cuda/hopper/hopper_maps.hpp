@@ -26,9 +26,12 @@ inline cuda_core::TensorMapSpec hopper_map_spec(const void* base, const RowStrid
   spec.dims[1] = static_cast<uint64_t>(rows);
   spec.dims[2] = static_cast<uint64_t>(heads);
   spec.dims[3] = static_cast<uint64_t>(varlen ? 1 : batch);
-  spec.strides[0] = static_cast<uint64_t>(s.row) * 2;
-  spec.strides[1] = static_cast<uint64_t>(s.head) * 2;
-  spec.strides[2] = static_cast<uint64_t>(varlen ? s.head : s.batch) * 2;  // one batch entry: any valid stride
+  // The stride of an extent-1 dimension (one head, one batch entry, a varlen call's batch) is
+  // never used: 16 bytes, the smallest the driver takes, so that it cannot exclude the call.
+  const int64_t strides[3] = {s.row, s.head, varlen ? 0 : s.batch};
+  for (int i = 0; i < 3; ++i) {
+    spec.strides[i] = spec.dims[i + 1] == 1 ? 16 : static_cast<uint64_t>(strides[i]) * 2;
+  }
   spec.box[0] = 64;
   spec.box[1] = static_cast<uint32_t>(box_rows);
   spec.box[2] = 1;

@@ -280,5 +280,58 @@ TEST(HopperEmulationDispatch, MaskBlocksNarrowerThanTheKeyTileFallBack) {
   EXPECT_EQ(kernel_for(c, 256, kFp16, /*image=*/true).rfind("fwd_sm90<", 0), 0u);  // d256 tiles are 64 keys
 }
 
+/// \brief The plan the emulated dispatcher makes for `host` with the sm_90a image present.
+attnkit_emu::EmulatedPlan plan_for(const BuiltCall& host) {
+  const Sm90aImage image;
+  attnkit_emu::EmulatedPlan plan;
+  const attnkit::Status s = attnkit_emu::emulated_plan(host.params, &plan);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return plan;
+}
+
+TEST(HopperEmulationDispatch, ExplainSaysWhyTheHopperFamilyDidNotRun) {
+  BuiltCall host;
+  GpuCase c = small("fp8", 70, 90);
+  c.kv_fp8 = DType::kFloat8E4M3;
+  build_call(c, 64, kBf16, 7, &host);
+  const attnkit_emu::EmulatedPlan plan = plan_for(host);
+  EXPECT_EQ(plan.choice.kernel.rfind("fwd_sm80<", 0), 0u);
+  EXPECT_NE(plan.choice.why.find("not the Hopper family: FP8 K / V caches"), std::string::npos) << plan.choice.why;
+
+  BuiltCall dense;
+  build_call(small("dense", 70, 90), 128, kBf16, 7, &dense);
+  const attnkit_emu::EmulatedPlan hopper = plan_for(dense);
+  EXPECT_EQ(hopper.choice.kernel, "fwd_sm90<bf16,d128>");
+  EXPECT_EQ(hopper.choice.tile_q, 128);
+  EXPECT_NE(hopper.choice.why.find("Hopper warp-specialized kernel"), std::string::npos) << hopper.choice.why;
+}
+
+// A layout TMA cannot describe (here K's batch stride of 2^40 elements, beyond the driver's
+// 2^40-byte limit) goes to the mma.sync family, which has no such limit; only planned, never run.
+TEST(HopperEmulationDispatch, LayoutsTmaCannotDescribeFallBackAndSaySo) {
+  BuiltCall host;
+  GpuCase c = small("dense", 70, 90);
+  c.batch = 2;
+  build_call(c, 64, kBf16, 7, &host);
+  host.params.k.stride[0] = int64_t{1} << 40;
+  const attnkit_emu::EmulatedPlan plan = plan_for(host);
+  EXPECT_EQ(plan.choice.kernel.rfind("fwd_sm80<", 0), 0u) << plan.choice.kernel;
+  EXPECT_NE(plan.choice.why.find("TMA cannot describe k: a stride is 2^40 bytes or more"), std::string::npos)
+      << plan.choice.why;
+}
+
+// One head and one batch entry: their strides are never used, so whatever they are (here not
+// even multiples of the row), the Hopper family still runs, and right.
+TEST(HopperEmulationDispatch, StridesOfExtentOneDimensionsDoNotMatter) {
+  GpuCase c = small("one_head_one_batch", 77, 130);
+  c.hq = c.hkv = 1;
+  EXPECT_EQ(kernel_for(c, 64, kFp16, /*image=*/true).rfind("fwd_sm90<", 0), 0u);
+  BuiltCall host;
+  build_call(c, 64, kFp16, 7, &host);
+  host.params.k.stride[0] = int64_t{1} << 44;  // batch stride of the single batch entry
+  host.params.k.stride[2] = int64_t{1} << 44;  // head stride of the single head
+  EXPECT_EQ(plan_for(host).choice.kernel.rfind("fwd_sm90<", 0), 0u);
+}
+
 }  // namespace
 }  // namespace attnkit_test
