@@ -9,6 +9,7 @@
 
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "attnkit/attention.hpp"
@@ -331,6 +332,32 @@ TEST(HopperEmulationDispatch, StridesOfExtentOneDimensionsDoNotMatter) {
   host.params.k.stride[0] = int64_t{1} << 44;  // batch stride of the single batch entry
   host.params.k.stride[2] = int64_t{1} << 44;  // head stride of the single head
   EXPECT_EQ(plan_for(host).choice.kernel.rfind("fwd_sm90<", 0), 0u);
+}
+
+// plan once on the largest call, run smaller calls with new data: the Hopper choice is kept and
+// its TMA maps are encoded per run, over each call's own pointers and lengths.
+TEST(HopperEmulationPlan, OnePlanServesSmallerCallsWithNewData) {
+  GpuCase largest = small("plan", 200, 260);
+  largest.batch = 2;
+  largest.causal = true;
+  largest.sink_logit = {0.5, -1.0};
+  BuiltCall big;
+  build_call(largest, 128, kBf16, 11, &big);
+  const attnkit_emu::EmulatedPlan plan = plan_for(big);
+  ASSERT_EQ(plan.choice.kernel, "fwd_sm90<bf16,d128>");
+  const Sm90aImage image;
+  for (const auto& [batch, sq, sk, seed] : {std::tuple{2, 200, 260, 12}, std::tuple{1, 77, 131, 13}}) {
+    GpuCase c = largest;
+    c.batch = batch;
+    c.sq = sq;
+    c.sk = sk;
+    BuiltCall host;
+    build_call(c, 128, kBf16, seed, &host);
+    const Outcome r = run_against_reference(host, [&plan](const attnkit::AttentionParams& p) {
+      return attnkit_emu::emulated_run(plan, p, nullptr, 0);
+    });
+    expect_within(r, tolerance_for(kBf16), " (batch " + std::to_string(batch) + ")");
+  }
 }
 
 }  // namespace

@@ -288,10 +288,8 @@ INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulation, ::testing::ValuesIn(curated_c
 // its O must equal the normal run's bit for bit (same arithmetic, same coordinates), and
 // every element must be written (the buffer starts as NaN).
 
-class KernelEmulationFloat32Output : public ::testing::TestWithParam<EmuCase> {};
-
-TEST_P(KernelEmulationFloat32Output, RoundsToTheNormalOutput) {
-  const EmuCase& e = GetParam();
+/// \brief The float32 O of `e`, rounded once, equals the normal run's O bit for bit.
+void expect_float32_output_rounds_to_normal(const EmuCase& e) {
   ASSERT_FALSE(e.c.bhsd) << "the float32 O is [rows, Hq, Dv]: compare with a row-major O only";
   BuiltCall host;
   build_call(e.c, e.d, e.dtype, /*seed=*/1000 + e.d, &host);
@@ -316,6 +314,20 @@ TEST_P(KernelEmulationFloat32Output, RoundsToTheNormalOutput) {
                            << " vs " << o_normal.get(first);
 }
 
+class KernelEmulationFloat32Output : public ::testing::TestWithParam<EmuCase> {};
+
+TEST_P(KernelEmulationFloat32Output, RoundsToTheNormalOutput) { expect_float32_output_rounds_to_normal(GetParam()); }
+
+// The same on the Hopper family (the emulated library holding its sm_90a image): ACT's
+// float32 forward goes through the same select_kernel.
+class HopperEmulationFloat32Output : public ::testing::TestWithParam<EmuCase> {
+ protected:
+  void SetUp() override { attnkit_emu::g_sm90a_image = true; }
+  void TearDown() override { attnkit_emu::g_sm90a_image = false; }
+};
+
+TEST_P(HopperEmulationFloat32Output, RoundsToTheNormalOutput) { expect_float32_output_rounds_to_normal(GetParam()); }
+
 std::vector<EmuCase> float32_output_cases() {
   std::vector<EmuCase> v;
   for (const EmuCase& e : curated_cases()) {
@@ -328,6 +340,8 @@ std::vector<EmuCase> float32_output_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Curated, KernelEmulationFloat32Output, ::testing::ValuesIn(float32_output_cases()),
+                         [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
+INSTANTIATE_TEST_SUITE_P(Sm90, HopperEmulationFloat32Output, ::testing::ValuesIn(float32_output_cases()),
                          [](const ::testing::TestParamInfo<EmuCase>& info) { return info.param.c.name; });
 
 // ---- the dispatcher's path ------------------------------------------------------------
