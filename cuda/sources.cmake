@@ -52,8 +52,12 @@ if(ATTNKIT_WITH_HOPPER)
   add_library(attnkit_hopper OBJECT
     cuda/hopper/instances/hopper_d64_bf16.cu
     cuda/hopper/instances/hopper_d64_fp16.cu
+    cuda/hopper/instances/hopper_d64_bf16_n64.cu
+    cuda/hopper/instances/hopper_d64_fp16_n64.cu
     cuda/hopper/instances/hopper_d128_bf16.cu
     cuda/hopper/instances/hopper_d128_fp16.cu
+    cuda/hopper/instances/hopper_d128_bf16_n64.cu
+    cuda/hopper/instances/hopper_d128_fp16_n64.cu
     cuda/hopper/instances/hopper_d256_bf16.cu
     cuda/hopper/instances/hopper_d256_fp16.cu)
   set_target_properties(attnkit_hopper PROPERTIES CUDA_ARCHITECTURES 90a POSITION_INDEPENDENT_CODE ON

@@ -9,9 +9,9 @@
 
 namespace attnkit::cuda_backend {
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t stream) {
-  using Traits = HopperTraits<kHeadDim, kIsBf16>;
+  using Traits = HopperTraits<kHeadDim, kIsBf16, kBlockN>;
   const auto kernel = &hopper_fwd_kernel<Traits>;
   constexpr int kSmem = Traits::kSmemBytes;
   cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
@@ -29,21 +29,22 @@ Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t str
   return Status::ok();
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 cudaError_t hopper_kernel_attributes(cudaFuncAttributes* attributes) {
-  return cudaFuncGetAttributes(attributes, &hopper_fwd_kernel<HopperTraits<kHeadDim, kIsBf16>>);
+  return cudaFuncGetAttributes(attributes, &hopper_fwd_kernel<HopperTraits<kHeadDim, kIsBf16, kBlockN>>);
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 int hopper_smem_bytes() {
-  return HopperTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return HopperTraits<kHeadDim, kIsBf16, kBlockN>::kSmemBytes;
 }
 
 }  // namespace attnkit::cuda_backend
 
-/// Explicit instantiation of one (head dim, dtype) instance.
-#define ATTNKIT_INSTANTIATE_HOPPER(kHeadDim, kIsBf16)                                                          \
-  template attnkit::Status attnkit::cuda_backend::launch_hopper<kHeadDim, kIsBf16>(                             \
-      const attnkit::cuda_backend::HopperFwdParams&, int, cudaStream_t);                                        \
-  template cudaError_t attnkit::cuda_backend::hopper_kernel_attributes<kHeadDim, kIsBf16>(cudaFuncAttributes*); \
-  template int attnkit::cuda_backend::hopper_smem_bytes<kHeadDim, kIsBf16>();
+/// Explicit instantiation of one (head dim, dtype, keys per stage) instance.
+#define ATTNKIT_INSTANTIATE_HOPPER(kHeadDim, kIsBf16, kBlockN)                                            \
+  template attnkit::Status attnkit::cuda_backend::launch_hopper<kHeadDim, kIsBf16, kBlockN>(               \
+      const attnkit::cuda_backend::HopperFwdParams&, int, cudaStream_t);                                   \
+  template cudaError_t attnkit::cuda_backend::hopper_kernel_attributes<kHeadDim, kIsBf16, kBlockN>(        \
+      cudaFuncAttributes*);                                                                                \
+  template int attnkit::cuda_backend::hopper_smem_bytes<kHeadDim, kIsBf16, kBlockN>();

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "attnkit/params.hpp"
 #include "attnkit/status.hpp"
@@ -21,6 +22,42 @@
 
 namespace attnkit::cuda_backend {
 
+/// \brief Runtime (dtype, head dim, keys per stage) -> the instance's template arguments,
+/// fn(head_dim, is_bf16, block_n) as integral constants; a combination without a tile table
+/// row is kInternal (select_hopper never picks one).
+template <class Fn>
+Status switch_hopper_instance(DType dtype, int64_t head_dim, int block_n, Fn&& fn) {
+  return switch_dtype(dtype, "Hopper kernel", [&](auto is_bf16) {
+    return switch_head_dim(head_dim, "Hopper kernel", [&](auto d) -> Status {
+      constexpr int kD = decltype(d)::value;
+      if (block_n == 64 && hopper_tile_config(kD, 64).head_dim == kD) {
+        return fn(d, is_bf16, std::integral_constant<int, 64>{});
+      }
+      if constexpr (hopper_tile_config(kD, 128).head_dim == kD) {
+        if (block_n == 128) return fn(d, is_bf16, std::integral_constant<int, 128>{});
+      }
+      return Status(StatusCode::kInternal, "no Hopper instance with " + std::to_string(block_n) + "-key stages at head dim " +
+                                               std::to_string(kD));
+    });
+  });
+}
+
+/// \brief The tile row for this call: the head dim's preferred row, or another row of the head
+/// dim when the call's block mask has blocks the preferred one cannot walk; head_dim 0: none.
+inline HopperTileConfig hopper_row_for(const detail::Problem& problem, const AttentionParams& params) {
+  const int d = static_cast<int>(problem.d);
+  const HopperTileConfig preferred = hopper_tile_config(d);
+  auto walks = [&](const HopperTileConfig& c) {
+    return !problem.has_block_mask ||
+           supports_block_mask(64, c.block_n, params.block_mask.block_q, params.block_mask.block_k);
+  };
+  if (preferred.head_dim == 0 || walks(preferred)) return preferred;
+  for (const HopperTileConfig& c : kHopperTileTable) {
+    if (c.head_dim == d && walks(c)) return c;
+  }
+  return preferred;  // none can: the caller says why
+}
+
 /// \brief Fills *choice with the Hopper family for this call and returns "", or returns why
 /// the family does not take it (the caller falls back to the mma.sync family).
 inline std::string select_hopper(const detail::Problem& problem, const AttentionParams& params,
@@ -29,14 +66,14 @@ inline std::string select_hopper(const detail::Problem& problem, const Attention
   if (const char* family = std::getenv("ATTNKIT_PREFILL_FAMILY"); family != nullptr && std::string(family) == "mma_sync") {
     return "ATTNKIT_PREFILL_FAMILY=mma_sync";
   }
-  const HopperTileConfig config = hopper_tile_config(static_cast<int>(problem.d));
+  const HopperTileConfig config = hopper_row_for(problem, params);
   if (config.head_dim == 0) return "head dim " + std::to_string(problem.d) + " has no Hopper tile row";
   if (problem.kv_fp8) return "FP8 K / V caches run on the mma.sync family";
   if (problem.has_block_mask && !supports_block_mask(64, config.block_n, params.block_mask.block_q,
                                                      params.block_mask.block_k)) {
     return "block mask " + std::to_string(params.block_mask.block_q) + "x" + std::to_string(params.block_mask.block_k) +
            ": the Hopper tiles (64 rows per warpgroup x " + std::to_string(config.block_n) +
-           " keys) need block_q a multiple of 64 and block_k a multiple of " + std::to_string(config.block_n);
+           " keys or fewer) need block_q a multiple of 64 and block_k a multiple of 64";
   }
   const FwdParams p = build_fwd_params(problem, params);
   if (std::string why = hopper_maps_unsupported(problem, p, config.block_m, config.block_n); !why.empty()) {
@@ -44,15 +81,14 @@ inline std::string select_hopper(const detail::Problem& problem, const Attention
   }
   int smem = 0;
   cudaError_t image = cudaSuccess;
-  Status s = switch_dtype(problem.dtype, "Hopper kernel", [&](auto is_bf16) {
-    return switch_head_dim(problem.d, "Hopper kernel", [&](auto head_dim) {
-      constexpr int kD = decltype(head_dim)::value;
-      constexpr bool kBf16 = decltype(is_bf16)::value;
-      cudaFuncAttributes attributes{};
-      image = hopper_kernel_attributes<kD, kBf16>(&attributes);
-      smem = hopper_smem_bytes<kD, kBf16>();
-      return Status::ok();
-    });
+  Status s = switch_hopper_instance(problem.dtype, problem.d, config.block_n, [&](auto d, auto is_bf16, auto n) {
+    constexpr int kD = decltype(d)::value;
+    constexpr bool kBf16 = decltype(is_bf16)::value;
+    constexpr int kN = decltype(n)::value;
+    cudaFuncAttributes attributes{};
+    image = hopper_kernel_attributes<kD, kBf16, kN>(&attributes);
+    smem = hopper_smem_bytes<kD, kBf16, kN>();
+    return Status::ok();
   });
   if (!s) return s.message();
   if (image != cudaSuccess) {
@@ -67,7 +103,8 @@ inline std::string select_hopper(const detail::Problem& problem, const Attention
   choice->backend = detail::Backend::kCuda;
   choice->family = detail::KernelFamily::kPrefill;
   choice->prefill = detail::PrefillFamily::kHopper;
-  choice->kernel = std::string("fwd_sm90<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) + ">";
+  choice->kernel = std::string("fwd_sm90<") + dtype_tag(problem.dtype) + ",d" + std::to_string(problem.d) +
+                   (config.preferred ? std::string() : ",n" + std::to_string(config.block_n)) + ">";
   choice->head_dim = static_cast<int>(problem.d);
   choice->dtype = problem.dtype;
   choice->tile_q = config.block_m;
@@ -95,11 +132,9 @@ inline Status run_hopper(const detail::Problem& problem, const FwdParams& p, con
   if (std::string why = make_hopper_params(problem, p, choice.tile_q, choice.tile_k, &hp); !why.empty()) {
     return Status(StatusCode::kInvalidArgument, "the Hopper kernel cannot run this call: " + why);
   }
-  return switch_dtype(choice.dtype, "Hopper kernel", [&](auto is_bf16) {
-    return switch_head_dim(choice.head_dim, "Hopper kernel", [&](auto head_dim) {
-      return launch_hopper<decltype(head_dim)::value, decltype(is_bf16)::value>(hp, static_cast<int>(choice.grid_m),
-                                                                               stream);
-    });
+  return switch_hopper_instance(choice.dtype, choice.head_dim, choice.tile_k, [&](auto d, auto is_bf16, auto n) {
+    return launch_hopper<decltype(d)::value, decltype(is_bf16)::value, decltype(n)::value>(
+        hp, static_cast<int>(choice.grid_m), stream);
   });
 }
 

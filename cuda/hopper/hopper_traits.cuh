@@ -12,6 +12,7 @@ struct HopperTileConfig {
   int producer_regs;  // setmaxnreg of the TMA warpgroup
   int consumer_regs;  // setmaxnreg of the two MMA warpgroups (128 x 24 + 256 x 240 <= 64K)
   bool overlap;       // P V of tile n - 1 under tile n's softmax (needs P of a tile kept in registers)
+  bool preferred;     // the head dim's default row; the others serve block masks it cannot walk
 };
 
 // overlap keeps a second tile's P (kBlockN / 4 registers) live beside S and O: d64 fits in 240
@@ -21,24 +22,35 @@ struct HopperTileConfig {
 // each, so the rows keep 128 query rows and block_n a power of two. Shared memory is Q
 // (block_m, D) + stages x (K + V) (block_n, D), 16-bit: 80 / 160 / 192 KB.
 inline constexpr HopperTileConfig kHopperTileTable[] = {
-    {/*head_dim=*/64, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/true},
-    {/*head_dim=*/128, /*block_m=*/128, /*block_n=*/128, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/false},
-    {/*head_dim=*/256, /*block_m=*/128, /*block_n=*/64, /*stages=*/2, /*producer_regs=*/24, /*consumer_regs=*/240, /*overlap=*/false},
+    // head_dim block_m block_n stages producer_regs consumer_regs overlap preferred
+    {64, 128, 128, 2, 24, 240, true, true},
+    {64, 128, 64, 2, 24, 240, true, false},    // masks of 64-key blocks
+    {128, 128, 128, 2, 24, 240, false, true},
+    {128, 128, 64, 2, 24, 240, true, false},   // masks of 64-key blocks: S is half as wide, P fits
+    {256, 128, 64, 2, 24, 240, false, true},
 };
 
-/// \brief The table row of a head dim (head_dim 0: none).
+/// \brief The row of (head dim, keys per stage); head_dim 0: none.
+constexpr HopperTileConfig hopper_tile_config(int head_dim, int block_n) {
+  for (const HopperTileConfig& c : kHopperTileTable) {
+    if (c.head_dim == head_dim && c.block_n == block_n) return c;
+  }
+  return HopperTileConfig{0, 0, 0, 0, 0, 0, false, false};
+}
+
+/// \brief The preferred row of a head dim; head_dim 0: none.
 constexpr HopperTileConfig hopper_tile_config(int head_dim) {
   for (const HopperTileConfig& c : kHopperTileTable) {
-    if (c.head_dim == head_dim) return c;
+    if (c.head_dim == head_dim && c.preferred) return c;
   }
-  return HopperTileConfig{0, 0, 0, 0, 0, 0, false};
+  return HopperTileConfig{0, 0, 0, 0, 0, 0, false, false};
 }
 
 /// \brief Compile-time shapes of one instance.
-template <int kHeadDim_, bool kIsBf16_>
+template <int kHeadDim_, bool kIsBf16_, int kBlockN_ = hopper_tile_config(kHeadDim_).block_n>
 struct HopperTraits {
-  static constexpr HopperTileConfig kConfig = hopper_tile_config(kHeadDim_);
-  static_assert(kConfig.head_dim == kHeadDim_, "no Hopper tile table row for this head dim");
+  static constexpr HopperTileConfig kConfig = hopper_tile_config(kHeadDim_, kBlockN_);
+  static_assert(kConfig.head_dim == kHeadDim_, "no Hopper tile table row for this (head dim, block_n)");
 
   static constexpr bool kIsBf16 = kIsBf16_;
   static constexpr int kHeadDim = kHeadDim_;

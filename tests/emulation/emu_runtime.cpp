@@ -218,7 +218,15 @@ struct Cta {
 };
 
 Cta g_cta;
-std::vector<std::pair<const char*, int>> g_sites_hit;
+
+/// A synchronisation site executed (sync_site_deleted): __builtin_FILE gives one literal per
+/// header and translation unit, so the pointer identifies the file cheaply.
+struct SiteHit {
+  const char* file;
+  int line;
+  SyncCall call;
+};
+std::vector<SiteHit> g_sites_hit;
 
 inline uint32_t* row(int id) { return &g_cta.clocks[static_cast<size_t>(id) * g_cta.vc_len]; }
 
@@ -1019,9 +1027,39 @@ void set_shared_memory(void* base, size_t capacity_bytes) {
   if (g_cta.shadow.size() < capacity_bytes) g_cta.shadow.resize(capacity_bytes);
 }
 
+const char* sync_call_name(SyncCall call) {
+  switch (call) {
+    case SyncCall::kSyncthreads: return "__syncthreads";
+    case SyncCall::kMbarrierWait: return "mbarrier_wait";
+    case SyncCall::kMbarrierArrive: return "mbarrier_arrive";
+    case SyncCall::kMbarrierArriveExpectTx: return "mbarrier_arrive_expect_tx";
+    case SyncCall::kFenceBarrierInit: return "fence_barrier_init";
+    case SyncCall::kWgmmaFence: return "wgmma_fence";
+    case SyncCall::kWgmmaWait: return "wgmma_wait";
+  }
+  return "?";
+}
+
+bool sync_site_deleted(SyncCall call, const char* file, int line) {
+  if (line == g_deleted_barrier.line && g_deleted_barrier.file == file) return true;
+  for (const SiteHit& h : g_sites_hit) {
+    if (h.line == line && h.call == call && h.file == file) return false;
+  }
+  g_sites_hit.push_back(SiteHit{file, line, call});
+  return false;
+}
+
 std::set<BarrierSite> barrier_sites_hit() {
   std::set<BarrierSite> sites;
-  for (const auto& [file, line] : g_sites_hit) sites.insert(BarrierSite{file, line});
+  for (const SiteHit& h : g_sites_hit) {
+    if (h.call == SyncCall::kSyncthreads) sites.insert(BarrierSite{h.file, h.line});
+  }
+  return sites;
+}
+
+std::map<BarrierSite, std::set<SyncCall>> sync_sites_hit() {
+  std::map<BarrierSite, std::set<SyncCall>> sites;
+  for (const SiteHit& h : g_sites_hit) sites[BarrierSite{h.file, h.line}].insert(h.call);
   return sites;
 }
 
@@ -1079,9 +1117,7 @@ const WarpSlots& warp_exchange() {
 
 void sync_cta(const char* file, int line) {
   if (g_fault == Fault::kNoSyncthreads) return;
-  if (line == g_deleted_barrier.line && g_deleted_barrier.file == file) return;
-  const std::pair<const char*, int> site{file, line};  // __builtin_FILE: one literal per header
-  if (std::find(g_sites_hit.begin(), g_sites_hit.end(), site) == g_sites_hit.end()) g_sites_hit.push_back(site);
+  if (sync_site_deleted(SyncCall::kSyncthreads, file, line)) return;
   arrive_and_wait(g_cta.cta_barrier, cta_join, 0);
 }
 

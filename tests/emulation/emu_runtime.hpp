@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -59,7 +60,10 @@ enum class Fault : int {
 /// \brief The active fault (test-only switch).
 inline Fault g_fault = Fault::kNone;
 
-/// A __syncthreads call site of the emulated kernel sources.
+/// A synchronisation call site of the emulated kernel sources: a __syncthreads, or a call of
+/// one of the sm_90a twins listed in SyncCall. The twins name their caller with the default
+/// arguments `const char* file = __builtin_FILE(), int line = __builtin_LINE()` (a call in a
+/// lambda: the line of the call in the lambda's body).
 struct BarrierSite {
   std::string file;  // as the compiler names it (__FILE__ of the kernel header)
   int line = 0;
@@ -67,12 +71,40 @@ struct BarrierSite {
   bool operator==(const BarrierSite& o) const { return file == o.file && line == o.line; }
 };
 
-/// \brief Barrier mutation (test-only): the __syncthreads at this site returns at once, as if
-/// deleted from the source. Empty file: none.
+/// The synchronisation calls that know their call site (the mutation tests delete them).
+/// wgmma_commit has none: it orders nothing, it closes the group that the next wgmma_wait<N>
+/// counts, so deleting it alone changes which wgmma a later wait completes (always caught
+/// as NaN accumulators: the N of the waits is what a group mutation would have to change).
+enum class SyncCall : int {
+  kSyncthreads = 0,
+  kMbarrierWait,
+  kMbarrierArrive,
+  kMbarrierArriveExpectTx,
+  kFenceBarrierInit,
+  kWgmmaFence,
+  kWgmmaWait,
+};
+
+/// \brief The name the kernel sources call it by ("__syncthreads", "mbarrier_wait", ...).
+const char* sync_call_name(SyncCall call);
+
+/// \brief Synchronisation mutation (test-only): every synchronisation call at this site does
+/// nothing at all, as if its line were deleted from the source: __syncthreads returns at
+/// once; mbarrier_wait returns without waiting (no TMA copy lands, no clock is acquired);
+/// mbarrier_arrive and mbarrier_arrive_expect_tx neither arrive nor add expected bytes;
+/// fence_barrier_init fences nothing; wgmma_fence and wgmma_wait are not executed (no
+/// warpgroup collective, nothing lands). Empty file: none.
 inline BarrierSite g_deleted_barrier;
+
+/// \brief The hook of __syncthreads and the twins: true when (file, line) is the deleted site
+/// (the caller then does nothing), else records `call` as executed there and returns false.
+bool sync_site_deleted(SyncCall call, const char* file, int line);
 
 /// \brief Every __syncthreads site executed since the last clear (test-only record).
 std::set<BarrierSite> barrier_sites_hit();
+/// \brief Every synchronisation site executed since the last clear, with the calls made there.
+std::map<BarrierSite, std::set<SyncCall>> sync_sites_hit();
+/// \brief Clears both records.
 void clear_barrier_sites_hit();
 
 inline constexpr int kWarpSize = 32;

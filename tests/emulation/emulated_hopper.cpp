@@ -26,9 +26,9 @@ namespace attnkit::cuda_backend {
 constexpr size_t kHopperSharedCapacity = 227 * 1024;
 alignas(1024) uint8_t hopper_smem[kHopperSharedCapacity];
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t) {
-  using Traits = HopperTraits<kHeadDim, kIsBf16>;
+  using Traits = HopperTraits<kHeadDim, kIsBf16, kBlockN>;
   attnkit_emu::set_shared_memory(hopper_smem, sizeof(hopper_smem));
   attnkit_emu::LaunchConfig config;
   config.grid = dim3(static_cast<unsigned>(grid_m), static_cast<unsigned>(params.p.hq),
@@ -42,26 +42,30 @@ Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t) {
 
 /// The emulated library holds an sm_90a image only while attnkit_emu::g_sm90a_image is set
 /// (the Hopper suites set it); otherwise the query fails as on a build without the family.
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 cudaError_t hopper_kernel_attributes(cudaFuncAttributes*) {
   return attnkit_emu::g_sm90a_image ? cudaSuccess : cudaErrorNoKernelImageForDevice;
 }
 
-template <int kHeadDim, bool kIsBf16>
+template <int kHeadDim, bool kIsBf16, int kBlockN>
 int hopper_smem_bytes() {
-  return HopperTraits<kHeadDim, kIsBf16>::kSmemBytes;
+  return HopperTraits<kHeadDim, kIsBf16, kBlockN>::kSmemBytes;
 }
 
-#define ATTNKIT_EMULATE_HOPPER(kHeadDim, kIsBf16)                                                \
-  template Status launch_hopper<kHeadDim, kIsBf16>(const HopperFwdParams&, int, cudaStream_t); \
-  template cudaError_t hopper_kernel_attributes<kHeadDim, kIsBf16>(cudaFuncAttributes*);       \
-  template int hopper_smem_bytes<kHeadDim, kIsBf16>();
-ATTNKIT_EMULATE_HOPPER(64, true)
-ATTNKIT_EMULATE_HOPPER(64, false)
-ATTNKIT_EMULATE_HOPPER(128, true)
-ATTNKIT_EMULATE_HOPPER(128, false)
-ATTNKIT_EMULATE_HOPPER(256, true)
-ATTNKIT_EMULATE_HOPPER(256, false)
+#define ATTNKIT_EMULATE_HOPPER(kHeadDim, kIsBf16, kBlockN)                                                \
+  template Status launch_hopper<kHeadDim, kIsBf16, kBlockN>(const HopperFwdParams&, int, cudaStream_t); \
+  template cudaError_t hopper_kernel_attributes<kHeadDim, kIsBf16, kBlockN>(cudaFuncAttributes*);       \
+  template int hopper_smem_bytes<kHeadDim, kIsBf16, kBlockN>();
+ATTNKIT_EMULATE_HOPPER(64, true, 128)
+ATTNKIT_EMULATE_HOPPER(64, false, 128)
+ATTNKIT_EMULATE_HOPPER(64, true, 64)
+ATTNKIT_EMULATE_HOPPER(64, false, 64)
+ATTNKIT_EMULATE_HOPPER(128, true, 128)
+ATTNKIT_EMULATE_HOPPER(128, false, 128)
+ATTNKIT_EMULATE_HOPPER(128, true, 64)
+ATTNKIT_EMULATE_HOPPER(128, false, 64)
+ATTNKIT_EMULATE_HOPPER(256, true, 64)
+ATTNKIT_EMULATE_HOPPER(256, false, 64)
 #undef ATTNKIT_EMULATE_HOPPER
 
 }  // namespace attnkit::cuda_backend

@@ -175,6 +175,29 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 256, kBf16));
   }
   {
+    // 64-key mask blocks at d64 / d128: the tile table's 64-key rows (with the overlap).
+    GpuCase c = small("block_mask_64x64_per_head_gqa_varlen", 0, 0);
+    c.hq = 4;
+    c.hkv = 2;
+    c.varlen_q = {140, 0, 70};
+    c.varlen_k = {200, 30, 0};
+    c.mask_block_q = 64;
+    c.mask_block_k = 64;
+    c.mask_density = 0.5;
+    c.mask_empty_rows = true;
+    c.sink_logit = {0.5, -1.0};
+    v.push_back(at(c, 64, kBf16));
+  }
+  {
+    GpuCase c = small("block_mask_128x64_causal_gate", 200, 230);
+    c.mask_block_q = 128;
+    c.mask_block_k = 64;
+    c.mask_density = 0.6;
+    c.causal = true;
+    c.gate = GateKind::kHeadwise;
+    v.push_back(at(c, 128, kFp16));
+  }
+  {
     GpuCase c = small("everything", 130, 150);
     c.hq = 4;
     c.causal = true;
@@ -272,13 +295,16 @@ TEST(HopperEmulationDispatch, Fp8CachesFallBackToTheMmaSyncFamily) {
   EXPECT_EQ(kernel_for(c, 64, kBf16, /*image=*/true), "fwd_sm80<bf16,d64,kv=float8_e4m3>");
 }
 
-TEST(HopperEmulationDispatch, MaskBlocksNarrowerThanTheKeyTileFallBack) {
+TEST(HopperEmulationDispatch, MaskBlocksOf64KeysTakeThe64KeyRow) {
   GpuCase c = small("mask_64x64", 130, 140);
   c.mask_block_q = 64;
   c.mask_block_k = 64;
   c.mask_density = 0.5;
-  EXPECT_EQ(kernel_for(c, 128, kFp16, /*image=*/true).rfind("fwd_sm80<", 0), 0u);  // d128 tiles are 128 keys
-  EXPECT_EQ(kernel_for(c, 256, kFp16, /*image=*/true).rfind("fwd_sm90<", 0), 0u);  // d256 tiles are 64 keys
+  EXPECT_EQ(kernel_for(c, 128, kFp16, /*image=*/true), "fwd_sm90<fp16,d128,n64>");  // preferred row: 128 keys
+  EXPECT_EQ(kernel_for(c, 64, kBf16, /*image=*/true), "fwd_sm90<bf16,d64,n64>");
+  EXPECT_EQ(kernel_for(c, 256, kFp16, /*image=*/true), "fwd_sm90<fp16,d256>");  // d256's row is 64 keys
+  c.mask_block_k = 128;
+  EXPECT_EQ(kernel_for(c, 128, kFp16, /*image=*/true), "fwd_sm90<fp16,d128>");
 }
 
 /// \brief The plan the emulated dispatcher makes for `host` with the sm_90a image present.

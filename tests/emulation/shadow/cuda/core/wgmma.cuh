@@ -9,6 +9,11 @@
 // 16-bit inputs are exact in fp32; the sum is taken in k order (the hardware's internal order
 // and rounding are not emulated). A wgmma needs a wgmma_fence since the thread's start or
 // its last landing wgmma_wait.
+//
+// wgmma_fence and wgmma_wait know their call site (default arguments, as __syncthreads; the
+// real wrappers have none): the synchronisation mutation test deletes them one site at a
+// time (attnkit_emu::g_deleted_barrier), and a deleted call is not executed at all.
+// wgmma_commit has no site (attnkit_emu::SyncCall says why).
 #pragma once
 
 #include <cstdint>
@@ -18,7 +23,10 @@
 namespace attnkit::cuda_core {
 
 /// \brief wgmma.fence.sync.aligned (warpgroup collective).
-__device__ __forceinline__ void wgmma_fence() { attnkit_emu::wgmma_fence(); }
+__device__ __forceinline__ void wgmma_fence(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  if (attnkit_emu::sync_site_deleted(attnkit_emu::SyncCall::kWgmmaFence, file, line)) return;
+  attnkit_emu::wgmma_fence();
+}
 
 /// \brief wgmma.commit_group.sync.aligned (warpgroup collective).
 __device__ __forceinline__ void wgmma_commit() { attnkit_emu::wgmma_commit(); }
@@ -26,7 +34,8 @@ __device__ __forceinline__ void wgmma_commit() { attnkit_emu::wgmma_commit(); }
 /// \brief wgmma.wait_group.sync.aligned kPending (warpgroup collective): the accumulators of
 /// all but the kPending newest committed groups hold their results afterwards.
 template <int kPending>
-__device__ __forceinline__ void wgmma_wait() {
+__device__ __forceinline__ void wgmma_wait(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  if (attnkit_emu::sync_site_deleted(attnkit_emu::SyncCall::kWgmmaWait, file, line)) return;
   attnkit_emu::wgmma_wait(kPending);
 }
 

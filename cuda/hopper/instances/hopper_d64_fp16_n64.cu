@@ -1,0 +1,5 @@
+// Hopper (sm_90a) forward instance: head dim 64, fp16, 64 keys per stage (block masks of 64-key blocks).
+// Every variant is a runtime flag inside.
+#include "cuda/hopper/hopper_launch_template.cuh"
+
+ATTNKIT_INSTANTIATE_HOPPER(/*kHeadDim=*/64, /*kIsBf16=*/false, /*kBlockN=*/64)
