@@ -241,7 +241,8 @@ __global__ void __launch_bounds__(Traits::kNumThreads, 1) hopper_fwd_kernel(cons
       issue_pv(prev_stage);
       cuda_core::wgmma_wait<0>();
       cuda_core::wgmma_fence_operands(acc_o);
-      cuda_core::mbarrier_arrive(empty_v(prev_stage));
+      // No release of this last V stage: nothing refills it (the producer's end of schedule
+      // waits on K's stages only), and the CTA's barriers end with it.
     }
   } else {
     for (int i = 0; code >= 0; code = next_tile(++i)) {

@@ -339,7 +339,13 @@ inline void split_straddling(uint32_t begin, uint32_t end) {
 
 // ---- the per-byte checks ---------------------------------------------------------------
 
+/// \brief The CTA already failed: only the first error is kept, so the per-byte reports skip
+/// building their messages (a mutated kernel that reads a whole tile in flight would build
+/// one per byte: minutes per run).
+inline bool error_recorded() { return !g_cta.error.empty(); }
+
 [[gnu::cold, gnu::noinline]] void report_pending(const ByteShadow& b, uint32_t offset, int id, const char* verb) {
+  if (error_recorded()) return;
   if ((b.flags & kFlagTma) && verb[0] == 'r') {
     report_error("shared-memory race: " + who(id) + " reads " + bytes_at(offset) + " before the TMA of " +
                  who(b.pending) +
@@ -357,23 +363,27 @@ inline void split_straddling(uint32_t begin, uint32_t end) {
 }
 
 [[gnu::cold, gnu::noinline]] void report_war(uint32_t offset, int id, int reader) {
+  if (error_recorded()) return;
   report_error("shared-memory race: " + who(id) + " writes " + bytes_at(offset) + " that " + who(reader) +
                " read after the same barrier (nothing orders that read before this write: a refill while another "
                "thread still reads; a __syncthreads or barrier wait is missing between them)");
 }
 
 [[gnu::cold, gnu::noinline]] void report_raw(uint32_t offset, int id, int writer) {
+  if (error_recorded()) return;
   report_error("shared-memory race: " + who(id) + " reads " + bytes_at(offset) + " that " + who(writer) +
                " wrote after the same barrier (nothing orders that write before this read: a __syncthreads or "
                "barrier wait is missing between them)");
 }
 
 [[gnu::cold, gnu::noinline]] void report_waw(uint32_t offset, int id, int writer) {
+  if (error_recorded()) return;
   report_error("shared-memory race: " + who(id) + " and " + who(writer) + " both write " + bytes_at(offset) +
                " after the same barrier (nothing orders the two writes)");
 }
 
 [[gnu::cold, gnu::noinline]] void report_barrier_bytes(uint32_t offset, int id, const char* verb) {
+  if (error_recorded()) return;
   report_error(who(id) + " " + verb + " " + bytes_at(offset) + ", which belongs to an initialised mbarrier");
 }
 
@@ -503,6 +513,7 @@ void shadow_range(uint32_t offset, size_t bytes, int id, const uint32_t* C) {
 }
 
 [[gnu::cold, gnu::noinline]] void report_outside(uint32_t offset, size_t bytes, const char* what) {
+  if (error_recorded()) return;
   report_error(std::string(what) + " of shared-memory bytes [" + std::to_string(offset) + ", " +
                std::to_string(offset + bytes) + ") outside the launched " + std::to_string(g_cta.smem_bytes) + " bytes");
 }
@@ -549,9 +560,13 @@ void enter(int f) {
 }
 
 /// \brief The running fiber cannot go on: resume the next runnable one, or give up the
-/// CTA (deadlock) by returning to the scheduler.
+/// CTA (deadlock, or an error already recorded) by returning to the scheduler.
 void block() {
   const int self = g_cta.current;
+  if (!g_cta.error.empty()) {  // the CTA failed: it ends here (report_error)
+    swapcontext(&g_cta.fibers[self].context, &g_cta.scheduler);  // never resumed
+    return;
+  }
   const int next = pick_runnable();
   if (next < 0) {
     const Fiber& f = g_cta.fibers[self];

@@ -133,8 +133,10 @@ inline constexpr int kMaxThreads = 1024;
 /// memory access, cp.async never waited for, deadlock at a barrier, ...).
 std::string run_grid(const LaunchConfig& config, const std::function<void()>& thread_body);
 
-/// \brief Records an emulation error (the first one is kept); emulation goes on with a
-/// harmless value so that the CTA can finish.
+/// \brief Records an emulation error (the first one is kept); the reporting thread goes on
+/// with a harmless value, and the CTA ends at the next fiber switch (a thread blocking at a
+/// barrier or collective). A broken kernel need not finish: with its waits failing at once,
+/// a consumer loop may never see its end.
 void report_error(const std::string& what);
 
 /// \brief Lane and warp of the running CUDA thread.

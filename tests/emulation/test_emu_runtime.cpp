@@ -42,6 +42,21 @@ TEST(KernelEmulationRuntime, BarrierNotReachedByAllIsDeadlock) {
   EXPECT_NE(error.find("deadlock"), std::string::npos) << error;
 }
 
+TEST(KernelEmulationRuntime, ACtaEndsAtItsFirstSwitchAfterAnError) {
+  // A broken kernel need not finish (a mutated one whose waits fail at once may loop without
+  // end): after the first error the CTA ends where a thread would wait for others.
+  int rounds = 0;
+  const std::string error = attnkit_emu::run_grid(one_cta(64), [&rounds] {
+    if (threadIdx.x == 0) attnkit_emu::smem_read(/*offset=*/2048, 4);  // outside the launched 1024 bytes
+    for (int i = 0; i < 1000; ++i) {
+      __syncthreads();
+      if (threadIdx.x == 0) ++rounds;
+    }
+  });
+  EXPECT_NE(error.find("outside"), std::string::npos) << error;
+  EXPECT_EQ(rounds, 0);
+}
+
 TEST(KernelEmulationRuntime, CpAsyncNeverWaitedForIsReported) {
   const std::string error = attnkit_emu::run_grid(one_cta(32), [] {
     attnkit_emu::cp_async_issue(16 * threadIdx.x, g_source, /*valid=*/true);

@@ -198,41 +198,11 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 128, kFp16));
   }
   {
-    GpuCase c = small("everything", 130, 150);
-    c.hq = 4;
-    c.causal = true;
-    c.window_left = 70;
-    c.sink_tokens = 8;
-    c.head_scale = {1.2, 0.8};
-    c.log_gamma = {-0.5, 0.4, -kInf};
-    c.bias_begin = 0;
-    c.bias_end = 4;
-    c.sink_logit = {0.3, -0.2, 2.0};
-    c.mask_block_q = 128;
-    c.mask_block_k = 128;
-    c.mask_density = 0.7;
-    c.mask_heads = 2;
-    c.rectify_block_q = 128;
-    c.gate = GateKind::kElementwise;
+    GpuCase c = everything(128, 128, 2, GateKind::kElementwise);
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("everything", 130, 150);
-    c.hq = 4;
-    c.causal = true;
-    c.window_left = 70;
-    c.sink_tokens = 8;
-    c.head_scale = {1.2, 0.8};
-    c.log_gamma = {-0.5, 0.4, -kInf};
-    c.bias_begin = 0;
-    c.bias_end = 4;
-    c.sink_logit = {0.3, -0.2, 2.0};
-    c.mask_block_q = 64;
-    c.mask_block_k = 128;
-    c.mask_density = 0.7;
-    c.mask_heads = 1;
-    c.rectify_block_q = 64;
-    c.gate = GateKind::kHeadwise;
+    GpuCase c = everything(64, 128, 1, GateKind::kHeadwise);
     c.gate_float32 = false;
     v.push_back(at(c, 128, kFp16));
   }
