@@ -840,30 +840,6 @@ const char* wg_kind_name(uint32_t kind) {
   return "?";
 }
 
-float b16_to_float(uint16_t bits, bool is_bf16) {
-  if (is_bf16) {
-    const uint32_t u = uint32_t{bits} << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof(f));
-    return f;
-  }
-  const uint32_t sign = (bits & 0x8000u) << 16;
-  const uint32_t exponent = (bits >> 10) & 0x1fu;
-  const uint32_t mantissa = bits & 0x3ffu;
-  uint32_t u;
-  if (exponent == 0x1f) {
-    u = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent == 0) {
-    const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign != 0 ? -magnitude : magnitude;
-  } else {
-    u = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, sizeof(f));
-  return f;
-}
-
 /// \brief One operand element through its descriptor: recorded as a read of the agent, and
 /// its value.
 float operand_element(uint64_t desc, bool mn_major, int mn, int k, bool is_bf16, int agent, AgentRead& reads) {
@@ -1481,6 +1457,28 @@ void wgmma_wait(int pending) {
   }
   if (landed) f.needs_wgmma_fence = true;
   acquire_from(g_cta.warpgroups[g_cta.current / kWarpgroupSize].landed);
+}
+
+float b16_to_float(uint16_t bits, bool is_bf16) {
+  uint32_t u;
+  if (is_bf16) {
+    u = uint32_t{bits} << 16;
+  } else {
+    const uint32_t sign = (bits & 0x8000u) << 16;
+    const uint32_t exponent = (bits >> 10) & 0x1fu;
+    const uint32_t mantissa = bits & 0x3ffu;
+    if (exponent == 0x1f) {
+      u = sign | 0x7f800000u | (mantissa << 13);  // inf / NaN
+    } else if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
+      const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+      return sign != 0 ? -magnitude : magnitude;
+    } else {
+      u = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    }
+  }
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
 }
 
 }  // namespace attnkit_emu

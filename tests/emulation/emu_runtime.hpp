@@ -229,6 +229,10 @@ void named_barrier(int id, int threads, bool wait);
 /// the warpgroup must execute it with the same `value` (a divergent call deadlocks).
 void warpgroup_sync(const char* what, int value);
 
+/// \brief One 16-bit value (bf16 or IEEE fp16 bits) as float, exactly (the operand read of the
+/// mma.sync and wgmma twins).
+float b16_to_float(uint16_t bits, bool is_bf16);
+
 /// \brief Shared-memory byte of element (mn, k) (16-bit elements) of a wgmma operand
 /// described by `desc` (K-major: k contiguous; MN-major: mn contiguous), decoded per the
 /// canonical layouts of the PTX ISA (CuTe's make_gmma_desc comment), the swizzle applied to

@@ -12,37 +12,10 @@
 namespace attnkit::cuda_core {
 namespace emu_detail {
 
-/// \brief One 16-bit value (bf16 or IEEE fp16 bits) as float, exactly.
-template <bool kIsBf16>
-inline float b16_to_float(uint32_t bits) {
-  if constexpr (kIsBf16) {
-    const uint32_t u = bits << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof(f));
-    return f;
-  } else {
-    const uint32_t sign = (bits & 0x8000u) << 16;
-    const uint32_t exponent = (bits >> 10) & 0x1fu;
-    const uint32_t mantissa = bits & 0x3ffu;
-    uint32_t u;
-    if (exponent == 0x1f) {
-      u = sign | 0x7f800000u | (mantissa << 13);  // inf / NaN
-    } else if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-      const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-      return sign != 0 ? -magnitude : magnitude;
-    } else {
-      u = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    }
-    float f;
-    std::memcpy(&f, &u, sizeof(f));
-    return f;
-  }
-}
-
 /// \brief Element `half` (0 = low) of register `reg` of `lane`'s exchanged slot.
 template <bool kIsBf16>
 inline float fragment(const attnkit_emu::WarpSlots& all, int lane, int reg, int half) {
-  return b16_to_float<kIsBf16>((all[lane][reg] >> (16 * half)) & 0xffffu);
+  return attnkit_emu::b16_to_float(static_cast<uint16_t>(all[lane][reg] >> (16 * half)), kIsBf16);
 }
 
 }  // namespace emu_detail
