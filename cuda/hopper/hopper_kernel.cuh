@@ -2,16 +2,18 @@
 // owns kBlockM = 128 query rows of one (sequence, head) and has three warpgroups:
 //   warpgroup 0 (producer, setmaxnreg down): one thread loads Q once and K / V tiles with TMA
 //     into a kStages-deep ring per tensor, each stage guarded by a "full" mbarrier (TMA's
-//     transaction bytes) and an "empty" one (every consumer thread's arrival);
+//     transaction bytes) and an "empty" one (every consumer thread's arrival); it alone walks
+//     the key schedule and publishes each tile in its K stage's shared-memory slot;
 //   warpgroups 1, 2 (consumers, setmaxnreg up): 64 rows each. S = Q K^T by wgmma with both
 //     operands in shared memory, the variant's logit hook and the online softmax on the
 //     accumulator fragments (mma.sync's D layout, so the same code as the sm_80 family), then
-//     O += P V by wgmma with P from registers and V read transposed from shared memory. The
-//     P V of tile n - 1 is issued behind tile n's S = Q K^T and runs under tile n's softmax
-//     (FlashAttention-3's intra-warpgroup overlap); K's stage is released as soon as S is done,
-//     so the next K load overlaps softmax and P V; the two warpgroups interleave too.
+//     O += P V by wgmma with P from registers and V read transposed from shared memory. K's
+//     stage is released as soon as S is done, so the next K load overlaps softmax and P V.
+//     Where the tile table says `overlap`, the P V of tile n - 1 is issued behind tile n's S
+//     and runs under tile n's softmax (FlashAttention-3's intra-warpgroup overlap); the two
+//     warpgroups take turns issuing GEMMs through named barriers (ping-pong).
 // Every feature comes from cuda/variant: the tile schedule (visible keys, block-mask rows per
-// warpgroup), the logit hook, the sink at finalize and the output transforms.
+// warpgroup), the logit hook, the sink at finalize and the output transforms. docs/hopper.md.
 #pragma once
 
 #include <cstdint>
