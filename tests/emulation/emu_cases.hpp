@@ -5,6 +5,7 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "cuda/attention_gpu_case.hpp"
 
@@ -53,6 +54,11 @@ inline GpuCase everything(int mask_block_q, int mask_block_k, int64_t mask_heads
   c.gate = gate;
   return c;
 }
+
+/// \brief The curated prefill cases (emu_cases.cpp): every feature and their combination at
+/// small shapes with odd tails, head dims 64 / 128 / 256, fp16 / bf16, FP8 caches. The
+/// mma.sync family's suite runs them all; the Hopper suite runs them with its own larger ones.
+std::vector<EmuCase> curated_cases();
 
 inline EmuCase at(GpuCase c, int64_t d, DType dtype) {
   c.name += "_d" + std::to_string(d) + (dtype == DType::kBFloat16 ? "_bf16" : "_fp16");

@@ -32,37 +32,34 @@ struct Sm90aImage {
   ~Sm90aImage() { attnkit_emu::g_sm90a_image = false; }
 };
 
+/// \brief The mma.sync family's curated cases (all but FP8 caches, which run on that family:
+/// HopperEmulationDispatch), then larger ones: both warpgroups of a CTA, several CTAs and key
+/// tiles, the lengths of the issue (113 x 203, 128 x 217, 1023 x 1024), GQA 8:1, varlen
+/// sequences longer than a CTA, per-head masks of 64 / 128 rows and keys.
 std::vector<EmuCase> hopper_cases() {
   std::vector<EmuCase> v;
+  for (const EmuCase& e : curated_cases()) {
+    if (e.c.kv_fp8 == DType::kFloat32) v.push_back(e);
+  }
   {
-    GpuCase c = small("dense_odd_113x203_batch2", 113, 203);
+    GpuCase c = small("sm90_dense_odd_113x203_batch2", 113, 203);
     c.batch = 2;
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("dense_bhsd_128x217", 128, 217);
+    GpuCase c = small("sm90_dense_bhsd_128x217", 128, 217);
     c.hq = c.hkv = 1;
     c.bhsd = true;
     v.push_back(at(c, 128, kFp16));
   }
   {
-    GpuCase c = small("causal_1023x1024", 1023, 1024);
+    GpuCase c = small("sm90_causal_1023x1024", 1023, 1024);
     c.hq = c.hkv = 1;
     c.causal = true;
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("causal_sq_gt_sk_empty_rows", 140, 45);  // rows 0-94 see no key: O = 0, LSE = -inf
-    c.causal = true;
-    v.push_back(at(c, 64, kFp16));
-  }
-  {
-    GpuCase c = small("causal_sq_lt_sk", 70, 203);
-    c.causal = true;
-    v.push_back(at(c, 128, kBf16));
-  }
-  {
-    GpuCase c = small("window_left_sink_tokens_gap_skip", 300, 300);
+    GpuCase c = small("sm90_window_left_sink_tokens_gap_skip", 300, 300);
     c.hq = c.hkv = 1;
     c.causal = true;
     c.window_left = 20;
@@ -70,13 +67,7 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("window_left_right", 100, 137);
-    c.window_left = 30;
-    c.window_right = 10;
-    v.push_back(at(c, 64, kFp16));
-  }
-  {
-    GpuCase c = small("gqa_8to1_causal_no_lse", 75, 90);
+    GpuCase c = small("sm90_gqa_8to1_causal_no_lse", 75, 90);
     c.hq = 8;
     c.hkv = 1;
     c.causal = true;
@@ -84,66 +75,28 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 128, kBf16));
   }
   {
-    GpuCase c = small("varlen_gqa_with_empty_sequences", 0, 0);  // (9 queries, 0 keys) and (0, 0)
+    GpuCase c = small("sm90_varlen_gqa_with_empty_sequences", 0, 0);  // (9 queries, 0 keys) and (0, 0)
     c.hq = 4;
     c.varlen_q = {150, 0, 9, 33};
     c.varlen_k = {90, 0, 0, 217};
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("head_scale_key_bias_neg_inf", 80, 130);
-    c.causal = true;
-    c.head_scale = {0.5, 2.0};
-    c.log_gamma = {1.0, -kInf};
-    c.bias_begin = 10;
-    c.bias_end = 90;
-    v.push_back(at(c, 64, kBf16));
-  }
-  {
-    GpuCase c = small("learned_sink_rows_without_keys", 100, 40);
+    GpuCase c = small("sm90_learned_sink_rows_without_keys", 200, 70);
     c.causal = true;
     c.sink_logit = {0.5, -kInf};
     v.push_back(at(c, 128, kFp16));
   }
   {
-    GpuCase c = small("learned_sink_huge_all_keys_biased_out", 70, 100);  // head 1: every key -inf, only the sink
-    c.sink_logit = {1e4, 2.0};
-    c.log_gamma = {0.3, -kInf};
-    c.bias_begin = 0;
-    c.bias_end = 100;
-    v.push_back(at(c, 64, kFp16));
-  }
-  {
-    GpuCase c = small("gate_headwise_f32_sigmoid_varlen", 0, 0);
+    GpuCase c = small("sm90_gate_headwise_varlen", 0, 0);
     c.varlen_q = {33, 140};
     c.varlen_k = {40, 71};
     c.gate = GateKind::kHeadwise;
-    v.push_back(at(c, 64, kBf16));
-  }
-  {
-    GpuCase c = small("gate_elementwise_qdtype_identity", 70, 70);
-    c.hq = c.hkv = 1;
-    c.gate = GateKind::kElementwise;
-    c.gate_float32 = false;
-    c.gate_sigmoid = false;
     v.push_back(at(c, 256, kBf16));
   }
   {
-    GpuCase c = small("gate_elementwise_packed_in_place_causal", 77, 77);
-    c.gate = GateKind::kElementwise;
-    c.gate_packed = true;
-    c.causal = true;
-    v.push_back(at(c, 64, kFp16));
-  }
-  {
-    GpuCase c = small("rectify_block_q64_causal", 130, 100);
-    c.causal = true;
-    c.rectify_block_q = 64;
-    v.push_back(at(c, 64, kBf16));
-  }
-  {
     // 64-row mask blocks: the two warpgroups of a CTA walk different mask rows.
-    GpuCase c = small("block_mask_64x128_per_head_empty_rows_causal", 130, 260);
+    GpuCase c = small("sm90_block_mask_64x128_per_head_empty_rows_causal", 130, 260);
     c.hq = 4;
     c.mask_block_q = 64;
     c.mask_block_k = 128;
@@ -153,7 +106,7 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 64, kFp16));
   }
   {
-    GpuCase c = small("block_mask_128x128_hm_eq_hkv_bm1", 200, 300);
+    GpuCase c = small("sm90_block_mask_128x128_hm_eq_hkv_bm1", 200, 300);
     c.batch = 2;
     c.hq = 4;
     c.mask_heads = 2;
@@ -164,19 +117,8 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 128, kBf16));
   }
   {
-    GpuCase c = small("block_mask_64x64_window_sinks", 150, 230);  // d256 walks 64-key tiles
-    c.hq = c.hkv = 1;
-    c.mask_block_q = 64;
-    c.mask_block_k = 64;
-    c.mask_density = 0.6;
-    c.causal = true;
-    c.window_left = 70;
-    c.sink_tokens = 3;
-    v.push_back(at(c, 256, kBf16));
-  }
-  {
     // 64-key mask blocks at d64 / d128: the tile table's 64-key rows (with the overlap).
-    GpuCase c = small("block_mask_64x64_per_head_gqa_varlen", 0, 0);
+    GpuCase c = small("sm90_block_mask_64x64_per_head_gqa_varlen", 0, 0);
     c.hq = 4;
     c.hkv = 2;
     c.varlen_q = {140, 0, 70};
@@ -189,7 +131,7 @@ std::vector<EmuCase> hopper_cases() {
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = small("block_mask_128x64_causal_gate", 200, 230);
+    GpuCase c = small("sm90_block_mask_128x64_causal_gate", 200, 230);
     c.mask_block_q = 128;
     c.mask_block_k = 64;
     c.mask_density = 0.6;
@@ -199,25 +141,18 @@ std::vector<EmuCase> hopper_cases() {
   }
   {
     GpuCase c = everything(128, 128, 2, GateKind::kElementwise);
+    c.name = "sm90_everything";
+    c.sq = 200;
+    c.sk = 260;
     v.push_back(at(c, 64, kBf16));
   }
   {
-    GpuCase c = everything(64, 128, 1, GateKind::kHeadwise);
-    c.gate_float32 = false;
-    v.push_back(at(c, 128, kFp16));
-  }
-  {
-    GpuCase c = small("dense", 70, 100);
-    c.hq = c.hkv = 1;
-    v.push_back(at(c, 256, kFp16));
-  }
-  {
-    GpuCase c = small("causal_varlen", 0, 0);
+    GpuCase c = small("sm90_causal_varlen", 0, 0);
     c.hq = c.hkv = 1;
     c.varlen_q = {33, 170};
     c.varlen_k = {50, 170};
     c.causal = true;
-    v.push_back(at(c, 256, kBf16));
+    v.push_back(at(c, 256, kFp16));
   }
   return v;
 }
