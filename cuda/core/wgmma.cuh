@@ -13,113 +13,63 @@
 // wgmma_commit form one group; wgmma_wait<N> blocks until at most N groups are pending, and
 // only then may the accumulators and the shared memory they read be touched.
 //
-// The operand lists are spelled out (one macro per shape) because inline asm cannot loop.
+// Inline asm cannot loop, so the accumulator operand lists are macros (one per N), shared by
+// the SS and RS forms.
 #pragma once
 
 #include <cstdint>
 
 namespace attnkit::cuda_core {
 
-#define ATTNKIT_WGMMA_M64N64K16_SS(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " \
-      "{" \
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31" \
-      "}, %32, %33, p, 1, 1, 0, 0;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]) \
-      : "l"(a_desc), "l"(b_desc), "r"(accumulate))
+// Building blocks: the accumulator registers as asm text (%0 .. %N/2-1) and as "+f" operands
+// (d[j][e], row-major), for N = 64, 128, 256 (32, 64, 128 values per thread).
+#define ATTNKIT_WGMMA_REGS_32 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define ATTNKIT_WGMMA_REGS_64 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define ATTNKIT_WGMMA_REGS_128 \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
+  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
+  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define ATTNKIT_WGMMA_TILE(j) "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
+#define ATTNKIT_WGMMA_OUT_8                                                                                  \
+  ATTNKIT_WGMMA_TILE(0), ATTNKIT_WGMMA_TILE(1), ATTNKIT_WGMMA_TILE(2), ATTNKIT_WGMMA_TILE(3), ATTNKIT_WGMMA_TILE(4), \
+      ATTNKIT_WGMMA_TILE(5), ATTNKIT_WGMMA_TILE(6), ATTNKIT_WGMMA_TILE(7)
+#define ATTNKIT_WGMMA_OUT_16                                                                                    \
+  ATTNKIT_WGMMA_OUT_8, ATTNKIT_WGMMA_TILE(8), ATTNKIT_WGMMA_TILE(9), ATTNKIT_WGMMA_TILE(10), ATTNKIT_WGMMA_TILE(11), \
+      ATTNKIT_WGMMA_TILE(12), ATTNKIT_WGMMA_TILE(13), ATTNKIT_WGMMA_TILE(14), ATTNKIT_WGMMA_TILE(15)
+#define ATTNKIT_WGMMA_OUT_32                                                                                       \
+  ATTNKIT_WGMMA_OUT_16, ATTNKIT_WGMMA_TILE(16), ATTNKIT_WGMMA_TILE(17), ATTNKIT_WGMMA_TILE(18), ATTNKIT_WGMMA_TILE(19), \
+      ATTNKIT_WGMMA_TILE(20), ATTNKIT_WGMMA_TILE(21), ATTNKIT_WGMMA_TILE(22), ATTNKIT_WGMMA_TILE(23), ATTNKIT_WGMMA_TILE(24), \
+      ATTNKIT_WGMMA_TILE(25), ATTNKIT_WGMMA_TILE(26), ATTNKIT_WGMMA_TILE(27), ATTNKIT_WGMMA_TILE(28), ATTNKIT_WGMMA_TILE(29), \
+      ATTNKIT_WGMMA_TILE(30), ATTNKIT_WGMMA_TILE(31)
 
-#define ATTNKIT_WGMMA_M64N64K16_RS_TB(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " \
-      "{" \
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31" \
-      "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate))
-
-#define ATTNKIT_WGMMA_M64N128K16_SS(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " \
-      "{" \
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
-      "}, %64, %65, p, 1, 1, 0, 0;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), \
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), \
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), \
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), \
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3]) \
-      : "l"(a_desc), "l"(b_desc), "r"(accumulate))
-
-#define ATTNKIT_WGMMA_M64N128K16_RS_TB(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " \
-      "{" \
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63" \
-      "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), \
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), \
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), \
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), \
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate))
-
-#define ATTNKIT_WGMMA_M64N256K16_RS_TB(TYPE) \
-  asm volatile( \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n" \
-      "wgmma.mma_async.sync.aligned.m64n256k16.f32." TYPE "." TYPE " " \
-      "{" \
-      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, " \
-      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, " \
-      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, " \
-      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
-      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127" \
-      "}, {%128, %129, %130, %131}, %132, p, 1, 1, 1;\n}\n" \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), \
-        "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), \
-        "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), \
-        "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), \
-        "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), \
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), \
-        "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), \
-        "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3]), \
-        "+f"(d[16][0]), "+f"(d[16][1]), "+f"(d[16][2]), "+f"(d[16][3]), "+f"(d[17][0]), "+f"(d[17][1]), "+f"(d[17][2]), "+f"(d[17][3]), \
-        "+f"(d[18][0]), "+f"(d[18][1]), "+f"(d[18][2]), "+f"(d[18][3]), "+f"(d[19][0]), "+f"(d[19][1]), "+f"(d[19][2]), "+f"(d[19][3]), \
-        "+f"(d[20][0]), "+f"(d[20][1]), "+f"(d[20][2]), "+f"(d[20][3]), "+f"(d[21][0]), "+f"(d[21][1]), "+f"(d[21][2]), "+f"(d[21][3]), \
-        "+f"(d[22][0]), "+f"(d[22][1]), "+f"(d[22][2]), "+f"(d[22][3]), "+f"(d[23][0]), "+f"(d[23][1]), "+f"(d[23][2]), "+f"(d[23][3]), \
-        "+f"(d[24][0]), "+f"(d[24][1]), "+f"(d[24][2]), "+f"(d[24][3]), "+f"(d[25][0]), "+f"(d[25][1]), "+f"(d[25][2]), "+f"(d[25][3]), \
-        "+f"(d[26][0]), "+f"(d[26][1]), "+f"(d[26][2]), "+f"(d[26][3]), "+f"(d[27][0]), "+f"(d[27][1]), "+f"(d[27][2]), "+f"(d[27][3]), \
-        "+f"(d[28][0]), "+f"(d[28][1]), "+f"(d[28][2]), "+f"(d[28][3]), "+f"(d[29][0]), "+f"(d[29][1]), "+f"(d[29][2]), "+f"(d[29][3]), \
-        "+f"(d[30][0]), "+f"(d[30][1]), "+f"(d[30][2]), "+f"(d[30][3]), "+f"(d[31][0]), "+f"(d[31][1]), "+f"(d[31][2]), "+f"(d[31][3]) \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate))
-
+// One wgmma of m64 n N k16 on TYPE ("bf16" / "f16"); REGS / OUTS are the accumulators above (a
+// list macro is substituted once, never forwarded to another macro, where its commas would split
+// arguments), A / B / P the operand numbers of A, B and `accumulate`.
+// A and B from shared memory, both K-major (scale-a, scale-b 1, no transpose).
+#define ATTNKIT_WGMMA_SS(N, TYPE, REGS, OUTS, A, B, P)                                                    \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #P ", 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TYPE "." TYPE " {" REGS "}, %" #A ", %" #B \
+               ", p, 1, 1, 0, 0;\n}\n"                                                                     \
+               : OUTS                                                                                        \
+               : "l"(a_desc), "l"(b_desc), "r"(accumulate))
+// A from registers (a[4], operands A .. A + 3), B MN-major (transposed).
+#define ATTNKIT_WGMMA_RS_TB(N, TYPE, REGS, OUTS, A, A1, A2, A3, B, P)                                     \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #P ", 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TYPE "." TYPE " {" REGS "}, {%" #A ", %" #A1 \
+               ", %" #A2 ", %" #A3 "}, %" #B ", p, 1, 1, 1;\n}\n"                                          \
+               : OUTS                                                                                        \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc), "r"(accumulate))
 
 /// \brief wgmma.fence: orders earlier register writes before the next wgmma reads them.
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -152,9 +102,9 @@ template <int kN, bool kIsBf16>
 __device__ __forceinline__ void wgmma_ss(float (&d)[kN / 8][4], uint64_t a_desc, uint64_t b_desc, int accumulate) {
   static_assert(kN == 64 || kN == 128, "the S = Q K^T shapes of the Hopper family");
   if constexpr (kN == 64) {
-    if constexpr (kIsBf16) { ATTNKIT_WGMMA_M64N64K16_SS("bf16"); } else { ATTNKIT_WGMMA_M64N64K16_SS("f16"); }
+    if constexpr (kIsBf16) { ATTNKIT_WGMMA_SS(64, "bf16", ATTNKIT_WGMMA_REGS_32, ATTNKIT_WGMMA_OUT_8, 32, 33, 34); } else { ATTNKIT_WGMMA_SS(64, "f16", ATTNKIT_WGMMA_REGS_32, ATTNKIT_WGMMA_OUT_8, 32, 33, 34); }
   } else {
-    if constexpr (kIsBf16) { ATTNKIT_WGMMA_M64N128K16_SS("bf16"); } else { ATTNKIT_WGMMA_M64N128K16_SS("f16"); }
+    if constexpr (kIsBf16) { ATTNKIT_WGMMA_SS(128, "bf16", ATTNKIT_WGMMA_REGS_64, ATTNKIT_WGMMA_OUT_16, 64, 65, 66); } else { ATTNKIT_WGMMA_SS(128, "f16", ATTNKIT_WGMMA_REGS_64, ATTNKIT_WGMMA_OUT_16, 64, 65, 66); }
   }
 }
 
@@ -165,18 +115,22 @@ __device__ __forceinline__ void wgmma_rs_tb(float (&d)[kN / 8][4], const uint32_
                                             int accumulate) {
   static_assert(kN == 64 || kN == 128 || kN == 256, "the O += P V shapes of the Hopper family");
   if constexpr (kN == 64) {
-    if constexpr (kIsBf16) { ATTNKIT_WGMMA_M64N64K16_RS_TB("bf16"); } else { ATTNKIT_WGMMA_M64N64K16_RS_TB("f16"); }
+    if constexpr (kIsBf16) { ATTNKIT_WGMMA_RS_TB(64, "bf16", ATTNKIT_WGMMA_REGS_32, ATTNKIT_WGMMA_OUT_8, 32, 33, 34, 35, 36, 37); } else { ATTNKIT_WGMMA_RS_TB(64, "f16", ATTNKIT_WGMMA_REGS_32, ATTNKIT_WGMMA_OUT_8, 32, 33, 34, 35, 36, 37); }
   } else if constexpr (kN == 128) {
-    if constexpr (kIsBf16) { ATTNKIT_WGMMA_M64N128K16_RS_TB("bf16"); } else { ATTNKIT_WGMMA_M64N128K16_RS_TB("f16"); }
+    if constexpr (kIsBf16) { ATTNKIT_WGMMA_RS_TB(128, "bf16", ATTNKIT_WGMMA_REGS_64, ATTNKIT_WGMMA_OUT_16, 64, 65, 66, 67, 68, 69); } else { ATTNKIT_WGMMA_RS_TB(128, "f16", ATTNKIT_WGMMA_REGS_64, ATTNKIT_WGMMA_OUT_16, 64, 65, 66, 67, 68, 69); }
   } else {
-    if constexpr (kIsBf16) { ATTNKIT_WGMMA_M64N256K16_RS_TB("bf16"); } else { ATTNKIT_WGMMA_M64N256K16_RS_TB("f16"); }
+    if constexpr (kIsBf16) { ATTNKIT_WGMMA_RS_TB(256, "bf16", ATTNKIT_WGMMA_REGS_128, ATTNKIT_WGMMA_OUT_32, 128, 129, 130, 131, 132, 133); } else { ATTNKIT_WGMMA_RS_TB(256, "f16", ATTNKIT_WGMMA_REGS_128, ATTNKIT_WGMMA_OUT_32, 128, 129, 130, 131, 132, 133); }
   }
 }
 
 }  // namespace attnkit::cuda_core
 
-#undef ATTNKIT_WGMMA_M64N64K16_SS
-#undef ATTNKIT_WGMMA_M64N128K16_SS
-#undef ATTNKIT_WGMMA_M64N64K16_RS_TB
-#undef ATTNKIT_WGMMA_M64N128K16_RS_TB
-#undef ATTNKIT_WGMMA_M64N256K16_RS_TB
+#undef ATTNKIT_WGMMA_RS_TB
+#undef ATTNKIT_WGMMA_SS
+#undef ATTNKIT_WGMMA_OUT_32
+#undef ATTNKIT_WGMMA_OUT_16
+#undef ATTNKIT_WGMMA_OUT_8
+#undef ATTNKIT_WGMMA_TILE
+#undef ATTNKIT_WGMMA_REGS_128
+#undef ATTNKIT_WGMMA_REGS_64
+#undef ATTNKIT_WGMMA_REGS_32
