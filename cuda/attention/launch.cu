@@ -139,7 +139,7 @@ Status run_forward_params(const detail::Problem& problem, const AttentionParams&
   const cudaStream_t stream = static_cast<cudaStream_t>(params.stream);
   if (choice.prefill == detail::PrefillFamily::kHopper) {
 #if defined(ATTNKIT_WITH_HOPPER)
-    return run_hopper(problem, p, choice, stream);
+    return run_hopper(problem, params, p, choice, stream);
 #else
     return Status(StatusCode::kInternal, "a Hopper kernel choice in a build without the Hopper family");
 #endif

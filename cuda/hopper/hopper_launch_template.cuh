@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "cuda/attention/launch_common.hpp"
 #include "cuda/hopper/hopper_kernel.cuh"
 #include "cuda/hopper/hopper_launch.hpp"
 #include "cuda/hopper/hopper_traits.cuh"
@@ -14,17 +15,12 @@ Status launch_hopper(const HopperFwdParams& params, int grid_m, cudaStream_t str
   using Traits = HopperTraits<kHeadDim, kIsBf16, kBlockN>;
   const auto kernel = &hopper_fwd_kernel<Traits>;
   constexpr int kSmem = Traits::kSmemBytes;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (err != cudaSuccess) {
-    return Status(StatusCode::kCudaError, std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize = ") +
-                                              std::to_string(kSmem) + ") failed: " + cudaGetErrorString(err));
-  }
+  if (Status s = set_max_dynamic_smem(kernel, kSmem, "hopper_fwd_kernel"); !s) return s;
   const dim3 grid(static_cast<unsigned>(grid_m), static_cast<unsigned>(params.p.hq),
                   static_cast<unsigned>(params.p.batch));
   kernel<<<grid, Traits::kNumThreads, kSmem, stream>>>(params);
-  err = cudaGetLastError();
-  if (err != cudaSuccess) {
-    return Status(StatusCode::kCudaError, std::string("Hopper forward kernel launch failed: ") + cudaGetErrorString(err));
+  if (const cudaError_t err = cudaGetLastError(); err != cudaSuccess) {
+    return cuda_error("Hopper forward kernel launch failed", err);
   }
   return Status::ok();
 }

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <string>
 
+#include "attnkit/params.hpp"
 #include "common/problem.hpp"
 #include "cuda/core/tensor_map.hpp"
 #include "cuda/hopper/hopper_params.hpp"
 #include "cuda/variant/fwd_params.hpp"
+#include "cuda/variant/make_fwd_params.hpp"  // row_strides
 
 namespace attnkit::cuda_backend {
 
@@ -39,23 +41,27 @@ inline cuda_core::TensorMapSpec hopper_map_spec(const void* base, const RowStrid
   return spec;
 }
 
-/// \brief The three specs of a call (Q, K, V).
-inline void hopper_map_specs(const detail::Problem& problem, const FwdParams& p, int block_m, int block_n,
+/// \brief The three specs of a validated call (Q, K, V), from its own tensors: select_kernel
+/// checks them without building FwdParams, and the launch encodes them.
+inline void hopper_map_specs(const detail::Problem& problem, const AttentionParams& a, int block_m, int block_n,
                              cuda_core::TensorMapSpec (&specs)[3]) {
   const bool bf16 = problem.dtype == DType::kBFloat16;
   const bool varlen = problem.varlen;
   const int64_t q_rows = varlen ? problem.total_q : problem.max_sq;
   const int64_t k_rows = varlen ? problem.total_k : problem.max_sk;
-  specs[0] = hopper_map_spec(p.q, p.q_stride, bf16, problem.d, q_rows, problem.hq, problem.batch, varlen, block_m);
-  specs[1] = hopper_map_spec(p.k, p.k_stride, bf16, problem.d, k_rows, problem.hkv, problem.batch, varlen, block_n);
-  specs[2] = hopper_map_spec(p.v, p.v_stride, bf16, problem.dv, k_rows, problem.hkv, problem.batch, varlen, block_n);
+  specs[0] = hopper_map_spec(a.q.data, row_strides(a.q, varlen), bf16, problem.d, q_rows, problem.hq, problem.batch,
+                             varlen, block_m);
+  specs[1] = hopper_map_spec(a.k.data, row_strides(a.k, varlen), bf16, problem.d, k_rows, problem.hkv, problem.batch,
+                             varlen, block_n);
+  specs[2] = hopper_map_spec(a.v.data, row_strides(a.v, varlen), bf16, problem.dv, k_rows, problem.hkv, problem.batch,
+                             varlen, block_n);
 }
 
 /// \brief "" when TMA can describe Q, K and V of this call, else the reason (named tensor).
-inline std::string hopper_maps_unsupported(const detail::Problem& problem, const FwdParams& p, int block_m,
+inline std::string hopper_maps_unsupported(const detail::Problem& problem, const AttentionParams& a, int block_m,
                                            int block_n) {
   cuda_core::TensorMapSpec specs[3];
-  hopper_map_specs(problem, p, block_m, block_n, specs);
+  hopper_map_specs(problem, a, block_m, block_n, specs);
   const char* names[3] = {"q", "k", "v"};
   for (int i = 0; i < 3; ++i) {
     const std::string why = cuda_core::tensor_map_unsupported(specs[i]);
@@ -64,11 +70,12 @@ inline std::string hopper_maps_unsupported(const detail::Problem& problem, const
   return "";
 }
 
-/// \brief FwdParams plus the encoded maps; "" or the driver's refusal.
-inline std::string make_hopper_params(const detail::Problem& problem, const FwdParams& p, int block_m, int block_n,
-                                      HopperFwdParams* out) {
+/// \brief `p` (built from `a`, its O perhaps redirected: ACT) plus the encoded maps of a's Q, K
+/// and V; "" or the driver's refusal.
+inline std::string make_hopper_params(const detail::Problem& problem, const AttentionParams& a, const FwdParams& p,
+                                      int block_m, int block_n, HopperFwdParams* out) {
   cuda_core::TensorMapSpec specs[3];
-  hopper_map_specs(problem, p, block_m, block_n, specs);
+  hopper_map_specs(problem, a, block_m, block_n, specs);
   CUtensorMap* maps[3] = {&out->tma_q, &out->tma_k, &out->tma_v};
   const char* names[3] = {"q", "k", "v"};
   for (int i = 0; i < 3; ++i) {

@@ -18,7 +18,6 @@
 #include "cuda/hopper/hopper_maps.hpp"
 #include "cuda/hopper/hopper_traits.cuh"
 #include "cuda/variant/key_tiles.cuh"
-#include "cuda/variant/make_fwd_params.hpp"
 
 namespace attnkit::cuda_backend {
 
@@ -75,8 +74,7 @@ inline std::string select_hopper(const detail::Problem& problem, const Attention
            ": the Hopper tiles (64 rows per warpgroup x " + std::to_string(config.block_n) +
            " keys or fewer) need block_q a multiple of 64 and block_k a multiple of 64";
   }
-  const FwdParams p = build_fwd_params(problem, params);
-  if (std::string why = hopper_maps_unsupported(problem, p, config.block_m, config.block_n); !why.empty()) {
+  if (std::string why = hopper_maps_unsupported(problem, params, config.block_m, config.block_n); !why.empty()) {
     return "TMA cannot describe " + why;
   }
   int smem = 0;
@@ -126,10 +124,10 @@ inline std::string select_hopper(const detail::Problem& problem, const Attention
 }
 
 /// \brief Launches a Hopper choice: encodes the TMA maps of this call, then the instance.
-inline Status run_hopper(const detail::Problem& problem, const FwdParams& p, const detail::KernelChoice& choice,
-                         cudaStream_t stream) {
+inline Status run_hopper(const detail::Problem& problem, const AttentionParams& params, const FwdParams& p,
+                         const detail::KernelChoice& choice, cudaStream_t stream) {
   HopperFwdParams hp;
-  if (std::string why = make_hopper_params(problem, p, choice.tile_q, choice.tile_k, &hp); !why.empty()) {
+  if (std::string why = make_hopper_params(problem, params, p, choice.tile_q, choice.tile_k, &hp); !why.empty()) {
     return Status(StatusCode::kInvalidArgument, "the Hopper kernel cannot run this call: " + why);
   }
   return switch_hopper_instance(choice.dtype, choice.head_dim, choice.tile_k, [&](auto d, auto is_bf16, auto n) {
